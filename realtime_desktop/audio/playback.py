@@ -104,7 +104,8 @@ class PlaybackRenderer:
         self.marks_read = 0  # callback only
         fade_len = max(1, sample_rate * FLUSH_FADE_MS // 1000)
         self._fade = np.linspace(1.0, 0.0, fade_len + 1, dtype=np.float32)[1:]
-        self._block_ms = 1000.0 / sample_rate
+        # PortAudio may hand a block longer than asked for; a second of scratch covers any.
+        self._scratch = np.zeros(sample_rate, dtype=np.float32)
         # Callback state.
         self._state = _IDLE
         self._slot = -1
@@ -194,7 +195,10 @@ class PlaybackRenderer:
         latency = time_info.outputBufferDacTime - time_info.currentTime
         self.output_latency_s = latency
         dac_time = self._clock() + latency
-        out = outdata[:, 0]
+        # Render mono into our own scratch and broadcast it to every channel at the end:
+        # copying one column of ``outdata`` onto the others would overlap in memory and make
+        # numpy allocate a temporary.
+        out = self._scratch[:frames]
         tracker = self.tracker
         pos = 0
         if self.flush_requested != self.flush_applied:
@@ -244,8 +248,7 @@ class PlaybackRenderer:
             pos += n
         if pos < frames:
             out[pos:] = 0.0
-        if self.channels > 1:
-            outdata[:, 1:] = outdata[:, :1]
+        outdata[:] = out[:, np.newaxis]
         self.rendered.write(out)
         # Publish the output clock under the sequence lock (odd = being written).
         self.clock_seq += 1

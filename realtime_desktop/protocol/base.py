@@ -16,6 +16,7 @@ dialects"):
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, model_validator
@@ -81,10 +82,22 @@ def _wire_path(loc: tuple[int | str, ...], data: Any) -> list[str]:
     return path
 
 
+def _all_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_all_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_all_finite(v) for v in value)
+    return True
+
+
 class WireModel(BaseModel):
     """A JSON object of the Realtime protocol. See the module docstring for the rules."""
 
-    model_config = ConfigDict(extra="allow", ser_json_inf_nan="strings", regex_engine="python-re")
+    # JSON has no NaN or infinity; a peer sending 1e999 must not smuggle one into a model that
+    # could then not be written back as JSON.
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False, regex_engine="python-re")
 
     # Fields with a non-None default (or a default factory): written whenever built in code.
     _written_defaults: ClassVar[frozenset[str]] = frozenset()
@@ -103,6 +116,8 @@ class WireModel(BaseModel):
     def _count_defaults_as_written(self, info: ValidationInfo) -> Self:
         if self._written_defaults and info.context is not WIRE_CONTEXT:
             self.__pydantic_fields_set__.update(self._written_defaults)
+        if self.__pydantic_extra__ and not _all_finite(self.__pydantic_extra__):
+            raise ValueError("numbers must be finite (JSON has no NaN or infinity)")
         return self
 
     def wire_dict(self) -> dict[str, Any]:

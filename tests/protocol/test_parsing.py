@@ -59,6 +59,9 @@ def test_an_invalid_nested_field_is_named_by_its_path() -> None:
         ('{"event_id": "x"}', "no 'type'"),
         ('{"type": "error", "x": NaN}', "NaN is not a JSON value"),
         ('{"type": "error", "x": Infinity}', "Infinity is not a JSON value"),
+        ('{"type": "input_audio_buffer.cleared", "x": NaN}', "NaN|finite"),
+        ('{"type": "input_audio_buffer.cleared", "x": [1e999]}', "out of range|finite"),
+        ('{"type": "rate_limits.updated", "rate_limits": [{"limit": 1e999}]}', "out of range"),
         ("[" * 100_000 + "]" * 100_000, "not valid JSON"),
     ],
 )

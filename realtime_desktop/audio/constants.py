@@ -76,6 +76,8 @@ SILENCE_DBFS: Final = -120.0
 
 # A stream that produced no callback for this long while running is treated as lost.
 STREAM_STALL_TIMEOUT_S: Final = 1.0
+# PulseAudio's ALSA plugin takes up to half a second to deliver the first input block.
+STREAM_START_TIMEOUT_S: Final = 3.0
 REOPEN_INTERVAL_S: Final = 1.0
 
 # espeak-ng writes 22 050 Hz WAV (ENVIRONMENT.md).

@@ -48,6 +48,7 @@ from realtime_desktop.audio.constants import (
     PROCESSING_SAMPLE_RATE,
     REOPEN_INTERVAL_S,
     STREAM_STALL_TIMEOUT_S,
+    STREAM_START_TIMEOUT_S,
     UPLINK_CHUNK_MS,
     VAD_DEFAULT_THRESHOLD,
     VAD_HANGOVER_MS,
@@ -596,6 +597,14 @@ class AudioEngine:
         item = self._items.get(item_id)
         return item.received_ms if item is not None else 0.0
 
+    def rendered_ms(self, item_id: str) -> float:
+        """Audio of ``item_id`` handed to the device so far (some of it may not be heard yet)."""
+        item = self._items.get(item_id)
+        tracker = self._tracker
+        if item is None or tracker is None:
+            return 0.0
+        return float(tracker.rendered_frames[item.slot]) * 1000.0 / tracker.sample_rate
+
     def played_ms(self, item_id: str) -> float:
         """How much of ``item_id`` has reached the listener: frames rendered for it minus those
         still inside the device (from the callbacks' DAC times), clamped to [0, received]."""
@@ -768,7 +777,9 @@ class AudioEngine:
         if capture is not None and failure is None and not self._backend.manual_clock:
             if capture.blocks != self._capture_blocks_seen:
                 self._last_capture_progress = now
-            elif now - self._last_capture_progress > STREAM_STALL_TIMEOUT_S:
+            elif now - self._last_capture_progress > (
+                STREAM_STALL_TIMEOUT_S if capture.blocks else STREAM_START_TIMEOUT_S
+            ):
                 failure = f"no audio from the input device for {STREAM_STALL_TIMEOUT_S:.0f} s"
         if failure is None and capture is not None:
             return True

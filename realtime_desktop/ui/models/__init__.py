@@ -1,0 +1,1 @@
+"""Qt item models: thin adapters over core state with narrow change notifications."""

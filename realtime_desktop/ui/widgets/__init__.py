@@ -1,0 +1,1 @@
+"""Widgets: views only. They read view models and never await anything."""

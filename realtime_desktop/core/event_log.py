@@ -60,12 +60,21 @@ class EventRow:
 
 
 class EventLogListener(Protocol):
+    """Told before and after every structural change, so an item model can bracket it with
+    ``begin…``/``end…`` while the log still has the old shape."""
+
+    def rows_appending(self, first: int, last: int) -> None: ...
+
     def rows_appended(self, first: int, last: int) -> None: ...
 
     def row_changed(self, index: int) -> None: ...
 
-    def rows_dropped(self, count: int) -> None:
-        """The ``count`` oldest rows are gone (indices shift down by ``count``)."""
+    def rows_dropping(self, count: int) -> None:
+        """The ``count`` oldest rows are about to go (indices will shift down by ``count``)."""
+
+    def rows_dropped(self, count: int) -> None: ...
+
+    def clearing(self) -> None: ...
 
     def cleared(self) -> None: ...
 
@@ -135,15 +144,19 @@ class EventLog:
                 listener.row_changed(index)
             return
         if len(self._rows) == self._capacity:
+            for listener in self._listeners:
+                listener.rows_dropping(1)
             self._rows.popleft()
             for listener in self._listeners:
                 listener.rows_dropped(1)
         self._serial += 1
         payload = self._light_copy(event_type, wire)
+        index = len(self._rows)
+        for listener in self._listeners:
+            listener.rows_appending(index, index)
         self._rows.append(
             EventRow(self._serial, direction, event_type, now, now, 1, payload, payload)
         )
-        index = len(self._rows) - 1
         for listener in self._listeners:
             listener.rows_appended(index, index)
 
@@ -157,6 +170,8 @@ class EventLog:
         return dict(wire)
 
     def clear(self) -> None:
+        for listener in self._listeners:
+            listener.clearing()
         self._rows.clear()
         for listener in self._listeners:
             listener.cleared()

@@ -13,14 +13,23 @@ class RecordingListener:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
 
+    def rows_appending(self, first: int, last: int) -> None:
+        self.calls.append(("appending", (first, last)))
+
     def rows_appended(self, first: int, last: int) -> None:
         self.calls.append(("appended", (first, last)))
 
     def row_changed(self, index: int) -> None:
         self.calls.append(("changed", index))
 
+    def rows_dropping(self, count: int) -> None:
+        self.calls.append(("dropping", count))
+
     def rows_dropped(self, count: int) -> None:
         self.calls.append(("dropped", count))
+
+    def clearing(self) -> None:
+        self.calls.append(("clearing", None))
 
     def cleared(self) -> None:
         self.calls.append(("cleared", None))
@@ -58,7 +67,13 @@ def test_runs_of_one_type_collapse_into_one_row() -> None:
     assert abs(delta_row.last_at - 2.0) < 1e-9
     assert delta_row.payload["event_id"] == "e1"
     assert delta_row.last_payload["event_id"] == "e50"
-    assert listener.calls[:3] == [("appended", (0, 0)), ("appended", (1, 1)), ("changed", 1)]
+    assert listener.calls[:5] == [
+        ("appending", (0, 0)),
+        ("appended", (0, 0)),
+        ("appending", (1, 1)),
+        ("appended", (1, 1)),
+        ("changed", 1),
+    ]
     assert listener.calls.count(("changed", 1)) == 49
 
 
@@ -101,6 +116,13 @@ def test_memory_is_bounded_oldest_dropped_first() -> None:
     assert [row.type for row in log] == [f"t{n}" for n in range(15, 25)]
     assert [row.serial for row in log] == list(range(16, 26))
     assert listener.calls.count(("dropped", 1)) == 15
+    first_drop = listener.calls.index(("dropping", 1))
+    assert listener.calls[first_drop : first_drop + 4] == [
+        ("dropping", 1),
+        ("dropped", 1),
+        ("appending", (9, 9)),
+        ("appended", (9, 9)),
+    ]
 
 
 def test_filter_matches_type_and_event_id() -> None:

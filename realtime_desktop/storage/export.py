@@ -126,9 +126,11 @@ def _duration(milliseconds: int) -> str:
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
-# Characters that would start Markdown structure at the beginning of a line, or format inline.
-_BLOCK_START = re.compile(r"^(\s*)([#>*+\-]|\d+[.)])(\s)", re.MULTILINE)
-_INLINE = re.compile(r"([\\`*_\[\]<>|])")
+# Characters that format inline (escaped everywhere), and line starts that would make a list,
+# a heading underline or a rule of what someone said.
+_INLINE = re.compile(r"([\\`*_\[\]<>|#])")
+_BULLET_START = re.compile(r"^(\s*)([+=-])", re.MULTILINE)
+_NUMBER_START = re.compile(r"^(\s*\d+)([.)])", re.MULTILINE)
 
 
 def _inline(text: str) -> str:
@@ -138,7 +140,8 @@ def _inline(text: str) -> str:
 def _escape_block(text: str) -> str:
     """What people said, shown as said: no accidental headings, lists or emphasis."""
     escaped = _INLINE.sub(r"\\\1", text)
-    return _BLOCK_START.sub(lambda m: f"{m.group(1)}\\{m.group(2)}{m.group(3)}", escaped)
+    escaped = _BULLET_START.sub(r"\1\\\2", escaped)
+    return _NUMBER_START.sub(r"\1\\\2", escaped)
 
 
 def _fenced(label: str, body: str) -> list[str]:

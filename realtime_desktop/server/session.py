@@ -606,6 +606,10 @@ class RealtimeSession:
     # Responses ----------------------------------------------------------------------------------
 
     async def _response_create(self, event: ResponseCreate, data: dict[str, Any]) -> None:
+        if self.dialect == "beta":
+            session_config.check_beta_keys(
+                data.get("response"), session_config.BETA_RESPONSE_KEYS, "response"
+            )
         spec = self._spec(event.response)
         active = self.active_response
         if spec.in_conversation and active is not None:

@@ -95,6 +95,23 @@ BETA_SESSION_KEYS: Final = frozenset(
         "prompt",
     }
 )
+# The only keys a beta response.create may carry (PROTOCOL.md §2.2).
+BETA_RESPONSE_KEYS: Final = frozenset(
+    {
+        "modalities",
+        "instructions",
+        "voice",
+        "output_audio_format",
+        "tools",
+        "tool_choice",
+        "temperature",
+        "max_response_output_tokens",
+        "conversation",
+        "metadata",
+        "input",
+        "prompt",
+    }
+)
 # GA paths under session.audio that beta spells as one flat key.
 _BETA_PATHS: Final = {
     "session.audio.input.format": "session.input_audio_format",
@@ -310,14 +327,19 @@ class SessionSettings:
 
 
 def _check_beta_keys(raw_session: Any) -> None:
-    if not isinstance(raw_session, dict):
-        return
-    if "type" in raw_session:
+    if isinstance(raw_session, dict) and "type" in raw_session:
         # A GA-shaped update sent to a beta server (PROTOCOL.md §4.2).
         raise errors.unknown_parameter("session.type")
-    for key in raw_session:
-        if key not in BETA_SESSION_KEYS:
-            raise errors.unknown_parameter(f"session.{key}")
+    check_beta_keys(raw_session, BETA_SESSION_KEYS, "session")
+
+
+def check_beta_keys(raw: Any, allowed: frozenset[str], param: str) -> None:
+    """GA keys in a beta object are unknown to a beta server."""
+    if not isinstance(raw, dict):
+        return
+    for key in raw:
+        if key not in allowed:
+            raise errors.unknown_parameter(f"{param}.{key}")
 
 
 def _check_beta_extras(extra: dict[str, Any]) -> None:

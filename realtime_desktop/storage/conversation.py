@@ -131,11 +131,6 @@ class TokenUsage(DocumentModel):
     def output_tokens(self) -> int:
         return self.output_text_tokens + self.output_audio_tokens
 
-    def __add__(self, other: TokenUsage) -> TokenUsage:
-        return TokenUsage(
-            **{name: getattr(self, name) + getattr(other, name) for name in TokenUsage.model_fields}
-        )
-
 
 class ResponseRecord(DocumentModel):
     response_id: str
@@ -201,13 +196,21 @@ class ConversationDocument(DocumentModel):
         return sum(1 for item in self.items if item.role == "user" and item.kind == "message")
 
     @property
+    def total_cost_usd(self) -> float | None:
+        """The sum of the known response costs; None when no response has one."""
+        costs = [record.cost_usd for record in self.responses if record.cost_usd is not None]
+        return sum(costs) if costs else None
+
+    @property
     def totals(self) -> UsageTotals:
-        usage = TokenUsage()
-        costs = [r.cost_usd for r in self.responses if r.cost_usd is not None]
+        # Plain integer sums: summing models would build one per response (slow for long talks).
+        sums = dict.fromkeys(TokenUsage.model_fields, 0)
         for record in self.responses:
-            usage = usage + record.usage
+            usage = record.usage
+            for name in sums:
+                sums[name] += getattr(usage, name)
         return UsageTotals(
-            usage=usage, cost_usd=sum(costs) if costs else None, responses=len(self.responses)
+            usage=TokenUsage(**sums), cost_usd=self.total_cost_usd, responses=len(self.responses)
         )
 
     @property

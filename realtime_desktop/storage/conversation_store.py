@@ -113,7 +113,7 @@ class ConversationSummary(DocumentModel):
             duration_ms=document.duration_ms,
             turn_count=document.turn_count,
             item_count=len(document.items),
-            cost_usd=document.totals.cost_usd,
+            cost_usd=document.total_cost_usd,
             provider=document.provider,
             model=document.model,
         )

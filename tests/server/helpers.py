@@ -125,7 +125,7 @@ def response_structure(events: list[dict[str, Any]], response_id: str) -> list[s
 
 def expected(ga_types: list[str], dialect: str) -> list[str]:
     """GA event types in ``dialect``'s spelling, GA-only events left out for beta."""
-    from .sdk_client import GA_ONLY, BETA_NAMES
+    from .sdk_client import BETA_NAMES, GA_ONLY
 
     if dialect == "ga":
         return list(ga_types)

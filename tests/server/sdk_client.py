@@ -175,8 +175,8 @@ class RealtimeClient:
 
     # Receiving ----------------------------------------------------------------------------------
 
-    async def next(self, timeout: float = WAIT_S) -> dict[str, Any]:
-        async with asyncio.timeout(timeout):
+    async def next(self, within: float = WAIT_S) -> dict[str, Any]:
+        async with asyncio.timeout(within):
             payload = await self._queue.get()
         if payload is None:
             self._queue.put_nowait(None)
@@ -185,11 +185,11 @@ class RealtimeClient:
             raise ConnectionError(f"connection closed ({self.close_code})")
         return payload
 
-    async def next_of(self, *ga_types: str, timeout: float = WAIT_S) -> dict[str, Any]:
+    async def next_of(self, *ga_types: str, within: float = WAIT_S) -> dict[str, Any]:
         """The next event of one of these (GA-named) types; others are skipped (and logged)."""
         wanted = {self.name(t) for t in ga_types}
         while True:
-            payload = await self.next(timeout)
+            payload = await self.next(within)
             if payload["type"] in wanted:
                 return payload
 
@@ -197,12 +197,12 @@ class RealtimeClient:
         self,
         ga_type: str,
         where: Callable[[dict[str, Any]], bool] = lambda _: True,
-        timeout: float = WAIT_S,
+        within: float = WAIT_S,
     ) -> list[dict[str, Any]]:
         """Every event up to and including the first ``ga_type`` event matching ``where``."""
         seen = []
         while True:
-            payload = await self.next(timeout)
+            payload = await self.next(within)
             seen.append(payload)
             if payload["type"] == self.name(ga_type) and where(payload):
                 return seen
@@ -213,9 +213,9 @@ class RealtimeClient:
         assert payload["error"]["event_id"] == event_id, payload
         return payload["error"]
 
-    async def wait_closed(self, timeout: float = WAIT_S) -> int | None:
+    async def wait_closed(self, within: float = WAIT_S) -> int | None:
         """Drains events until the server closes; returns the close code."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while await self._queue.get() is not None:
                 pass
         self._queue.put_nowait(None)

@@ -276,63 +276,67 @@ async def test_barge_in_cancels_and_truncate_drops_the_transcript(
 @DIALECTS
 @asyncio_test
 async def test_cancel(dialect: str) -> None:
-    async with running(pacing=TRICKLE) as server:
-        async with RealtimeClient.open(server.url, TOKEN, dialect=dialect) as c:
-            await _start(c)
-            await c.update_session(**text_mode(dialect))
-            await _create_item(c, user_text("one two three four five six seven"))
-            await c.send("response.create")
-            await c.next_of("response.output_text.delta")
-            await c.send("response.cancel")
-            events = await c.until("response.done")
-            response = events[-1]["response"]
-            assert response["status"] == "cancelled"
-            assert response["status_details"] == {"type": "cancelled", "reason": "client_cancelled"}
-            text_done = [e for e in events if e["type"] == c.name("response.output_text.done")]
-            assert len(text_done) == 1
-            assert "seven" not in text_done[0]["text"]
-            assert response["usage"]["output_tokens"] >= 1
+    async with (
+        running(pacing=TRICKLE) as server,
+        RealtimeClient.open(server.url, TOKEN, dialect=dialect) as c,
+    ):
+        await _start(c)
+        await c.update_session(**text_mode(dialect))
+        await _create_item(c, user_text("one two three four five six seven"))
+        await c.send("response.create")
+        await c.next_of("response.output_text.delta")
+        await c.send("response.cancel")
+        events = await c.until("response.done")
+        response = events[-1]["response"]
+        assert response["status"] == "cancelled"
+        assert response["status_details"] == {"type": "cancelled", "reason": "client_cancelled"}
+        text_done = [e for e in events if e["type"] == c.name("response.output_text.done")]
+        assert len(text_done) == 1
+        assert "seven" not in text_done[0]["text"]
+        assert response["usage"]["output_tokens"] >= 1
 
-            cancel_id = await c.send("response.cancel")
-            error = await c.error_for(cancel_id)
-            assert error["code"] == "response_cancel_not_active"
-            assert error["message"] == "Cancellation failed: no active response found"
+        cancel_id = await c.send("response.cancel")
+        error = await c.error_for(cancel_id)
+        assert error["code"] == "response_cancel_not_active"
+        assert error["message"] == "Cancellation failed: no active response found"
 
 
 @DIALECTS
 @asyncio_test
 async def test_active_response_and_out_of_band_response(dialect: str) -> None:
-    async with running(pacing=TRICKLE) as server:
-        async with RealtimeClient.open(server.url, TOKEN, dialect=dialect) as c:
-            created = await _start(c)
-            await c.update_session(**text_mode(dialect))
-            # Forty words at TRICKLE's pace keep the answer running for the whole test.
-            user = await _create_item(c, user_text(" ".join(["word"] * 40)))
-            await c.send("response.create")
-            running_response = (await c.next_of("response.created"))["response"]
-            second = await c.send("response.create")
-            error = await c.error_for(second)
-            assert error["code"] == "conversation_already_has_active_response"
-            assert running_response["id"] in error["message"]
+    async with (
+        running(pacing=TRICKLE) as server,
+        RealtimeClient.open(server.url, TOKEN, dialect=dialect) as c,
+    ):
+        created = await _start(c)
+        await c.update_session(**text_mode(dialect))
+        # Forty words at TRICKLE's pace keep the answer running for the whole test.
+        await _create_item(c, user_text(" ".join(["word"] * 40)))
+        await c.send("response.create")
+        running_response = (await c.next_of("response.created"))["response"]
+        second = await c.send("response.create")
+        error = await c.error_for(second)
+        assert error["code"] == "conversation_already_has_active_response"
+        assert running_response["id"] in error["message"]
 
-            # An out-of-band response may run beside it and stays out of the conversation.
-            await c.send(
-                "response.create",
-                response={
-                    "conversation": "none",
-                    "metadata": {"purpose": "summary"},
-                    "input": [user_text("short")],
-                },
-            )
-            done = await c.next_of("response.done")
-            assert done["response"]["id"] != running_response["id"]
-            assert done["response"]["conversation_id"] is None
-            assert done["response"]["metadata"] == {"purpose": "summary"}
-            out_of_band_item = done["response"]["output"][0]["id"]
-            assert out_of_band_item not in _server_session(server, created).conversation
-            await c.send("response.cancel", response_id=running_response["id"])
-            cancelled = await c.next_of("response.done")
-            assert cancelled["response"]["id"] == running_response["id"]
+        # An out-of-band response may run beside it and stays out of the conversation.
+        await c.send(
+            "response.create",
+            response={
+                "conversation": "none",
+                "metadata": {"purpose": "summary"},
+                "input": [user_text("short")],
+            },
+        )
+        done = await c.next_of("response.done")
+        assert done["response"]["id"] != running_response["id"]
+        assert done["response"]["conversation_id"] is None
+        assert done["response"]["metadata"] == {"purpose": "summary"}
+        out_of_band_item = done["response"]["output"][0]["id"]
+        assert out_of_band_item not in _server_session(server, created).conversation
+        await c.send("response.cancel", response_id=running_response["id"])
+        cancelled = await c.next_of("response.done")
+        assert cancelled["response"]["id"] == running_response["id"]
 
 
 @DIALECTS

@@ -223,8 +223,12 @@ class ConversationDocument(DocumentModel):
 
     @property
     def display_title(self) -> str:
-        local = self.created_at.astimezone()
-        return self.title or self.preview or f"Conversation of {local:%d %b %Y %H:%M}"
+        return display_title(self.title, self.preview, self.created_at)
+
+
+def display_title(title: str, preview: str, created_at: datetime.datetime) -> str:
+    """What the history shows: the title, else the first thing the user said, else the date."""
+    return title or preview or f"Conversation of {created_at.astimezone():%d %b %Y %H:%M}"
 
 
 def _shorten(text: str, limit: int) -> str:

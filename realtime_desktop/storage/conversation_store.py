@@ -41,6 +41,7 @@ from realtime_desktop.storage.conversation import (
     CONVERSATION_SCHEMA_VERSION,
     ConversationDocument,
     DocumentModel,
+    display_title,
 )
 from realtime_desktop.storage.export import ExportFormat, render
 from realtime_desktop.storage.files import (
@@ -241,7 +242,8 @@ class ConversationStore:
         return entry
 
     def search(self, query: str) -> list[SearchHit]:
-        """Full-text search through every document (slower than :meth:`list`: it reads them).
+        """Full-text search through every document (slower than :meth:`list_conversations`:
+        it reads them).
         A conversation matches when each word appears in it somewhere."""
         words = query.lower().split()
         if not words:
@@ -287,24 +289,26 @@ class ConversationStore:
         :class:`ConversationUnavailableError` (with a notice) when the file is corrupt or from a
         newer version — it has then been set aside — or cannot be read."""
         path = self.document_path(conversation_id)
-        with self._lock:
-            try:
-                raw = read_bytes(path, "open the conversation")
-            except StorageError as exc:
-                if not path.exists():
-                    raise ConversationNotFoundError(conversation_id) from exc
-                notice = StorageNotice(
-                    NoticeKind.CONVERSATION_UNREADABLE, Severity.ERROR, str(exc), path
-                )
-                raise ConversationUnavailableError(notice) from exc
-            try:
-                return self._parse(path, raw)
-            except _UnusableDocumentError as exc:
+        try:
+            raw = read_bytes(path, "open the conversation")
+        except StorageError as exc:
+            if not path.exists():
+                raise ConversationNotFoundError(conversation_id) from exc
+            notice = StorageNotice(
+                NoticeKind.CONVERSATION_UNREADABLE, Severity.ERROR, str(exc), path
+            )
+            raise ConversationUnavailableError(notice) from exc
+        try:
+            # No lock while parsing: the file was replaced atomically, and a long conversation
+            # takes tens of milliseconds that autosaves should not wait for.
+            return self._parse(path, raw)
+        except _UnusableDocumentError as exc:
+            with self._lock:
                 notice = self._set_document_aside(path, exc)
-                if self._entries is not None:
-                    self._entries.pop(conversation_id, None)
-                    self._write_index()
-                raise ConversationUnavailableError(notice) from None
+                if self._entries is not None and conversation_id in self._entries:
+                    del self._entries[conversation_id]
+                    self._write_index_or_log()
+            raise ConversationUnavailableError(notice) from None
 
     async def open_async(self, conversation_id: str) -> ConversationDocument:
         return await asyncio.to_thread(self.open, conversation_id)
@@ -475,11 +479,7 @@ class ConversationStore:
             changed = changed or not indexed.keys() <= stamps.keys()
             self._entries = entries
             if changed:
-                try:
-                    self._write_index()
-                except StorageError as exc:
-                    # Listing still works from memory; the next save or refresh tries again.
-                    log.warning("could not write the conversation index: %s", exc)
+                self._write_index_or_log()
 
     def _loaded(self) -> dict[str, ConversationSummary]:
         if self._entries is None:
@@ -521,6 +521,13 @@ class ConversationStore:
             schema_version=INDEX_SCHEMA_VERSION, conversations=list(entries.values())
         )
         atomic_write_bytes(self.index_path, index.model_dump_json().encode("utf-8"))
+
+    def _write_index_or_log(self) -> None:
+        try:
+            self._write_index()
+        except StorageError as exc:
+            # Listing still works from memory; the next save or refresh writes it again.
+            log.warning("could not write the conversation index: %s", exc)
 
     def _scan(self) -> dict[str, FileStamp]:
         stamps: dict[str, FileStamp] = {}
@@ -635,7 +642,8 @@ def _checked_id(conversation_id: str) -> str:
 
 
 def _retitled(entry: ConversationSummary, title: str) -> ConversationSummary:
-    return entry.model_copy(update={"title": title, "display_title": title or entry.display_title})
+    shown = display_title(title, entry.preview, entry.created_at)
+    return entry.model_copy(update={"title": title, "display_title": shown})
 
 
 def _move(source: Path, target: Path) -> None:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import logging
-import math
 import re
 import types
 import typing
@@ -176,12 +175,6 @@ def _check_model_name(value: str, what: str) -> str:
             "model_name",
             f"Enter a {what}: letters, digits, '.', '_', ':' or '-' (at most 128 characters).",
         )
-    return value
-
-
-def _finite_number(value: float) -> float:
-    if not math.isfinite(value):
-        raise _invalid("finite_number", "Enter a finite number.")
     return value
 
 
@@ -349,11 +342,6 @@ class ConnectionSettings(SettingsGroup):
                 raise _invalid("header_value", f"The value of '{name}' must be a single line.")
         return value
 
-    @field_validator("reconnect_delay_s")
-    @classmethod
-    def _finite(cls, value: float) -> float:
-        return _finite_number(value)
-
     @model_validator(mode="after")
     def _provider_needs(self) -> Self:
         if self.provider == "custom" and not self.custom_url:
@@ -424,11 +412,6 @@ class VoiceSettings(SettingsGroup):
             )
         return value
 
-    @field_validator("speed")
-    @classmethod
-    def _finite(cls, value: float) -> float:
-        return _finite_number(value)
-
 
 class TurnDetectionSettings(SettingsGroup):
     """How a turn ends (PROTOCOL.md §4.3). Every field is always sent (§4.2)."""
@@ -481,11 +464,6 @@ class TurnDetectionSettings(SettingsGroup):
         },
     )
 
-    @field_validator("threshold")
-    @classmethod
-    def _finite(cls, value: float) -> float:
-        return _finite_number(value)
-
     def to_turn_detection(self) -> TurnDetection | None:
         """The complete wire object, or ``None`` (manual turns) for push-to-talk."""
         if self.mode == "push_to_talk":
@@ -533,11 +511,6 @@ class AudioSettings(SettingsGroup):
         description="Used for push-to-talk and half-duplex barge-in; higher is stricter.",
     )
     show_audio_levels: bool = Field(True, title="Show audio levels")
-
-    @field_validator("local_vad_threshold")
-    @classmethod
-    def _finite(cls, value: float) -> float:
-        return _finite_number(value)
 
 
 class TranscriptionSettings(SettingsGroup):
@@ -611,11 +584,6 @@ class ToolSettings(SettingsGroup):
                 )
         return tuple(dict.fromkeys(value))
 
-    @field_validator("timeout_s")
-    @classmethod
-    def _finite(cls, value: float) -> float:
-        return _finite_number(value)
-
 
 class PrivacySettings(SettingsGroup):
     save_conversations: bool = Field(True, title="Save conversations")
@@ -662,11 +630,6 @@ class ModelPrice(SettingsGroup):
     audio_output: float = Field(0.0, ge=0.0, le=10_000.0, title="Audio output price")
     image_input: float = Field(0.0, ge=0.0, le=10_000.0, title="Image input price")
     image_cached_input: float = Field(0.0, ge=0.0, le=10_000.0, title="Cached image input price")
-
-    @field_validator("*")
-    @classmethod
-    def _finite(cls, value: float) -> float:
-        return _finite_number(value)
 
 
 def _price(

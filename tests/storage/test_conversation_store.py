@@ -241,6 +241,8 @@ def test_rename_of_a_live_conversation_goes_through_its_autosaver(
         autosaver = Autosaver(store, document)
         autosaver.mark_changed()
         await autosaver.flush()
+        store.rename(document.id, "")
+        assert store.summary(document.id).display_title == document.preview  # untitled again
         store.rename(document.id, "renamed while talking")
         assert store.summary(document.id).title == "renamed while talking"
         with pytest.raises(ConversationInUseError):

@@ -282,6 +282,7 @@ INVALID: list[tuple[str, Any, str]] = [
     ("audio.echo_cancellation", "maybe", "Echo cancellation must be on or off"),
     ("voice.voice", "robot", "custom voice id"),
     ("voice.speed", 3, "Speech speed must be between 0.25 and 1.5"),
+    ("voice.speed", math.inf, "Speech speed must be between 0.25 and 1.5"),
     ("voice.max_output_tokens", 0, "Max output tokens must be between 1 and 32768 tokens"),
     ("transcription.language", "english", "two-letter language code"),
     ("tools.disabled_tools", ["no spaces allowed"], "is not a tool name"),

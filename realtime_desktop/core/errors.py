@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 
 from realtime_desktop.protocol import Classification, Severity, classify_error
 
+from .redaction import redact
+
 if TYPE_CHECKING:
     from realtime_desktop.protocol import ErrorDetail
 
@@ -113,11 +115,12 @@ class OperationCancelledError(RealtimeError):
 
 
 def error_from_detail(detail: ErrorDetail) -> RealtimeError:
-    """The exception for the ``error`` object of an ``error`` event, classified once."""
+    """The exception for the ``error`` object of an ``error`` event, classified once. The
+    server's message is redacted: some servers quote the rejected key back."""
     classification = classify_error(detail.code, detail.type, detail.message)
     return error_from_classification(
         classification,
-        detail.message,
+        redact(detail.message),
         code=detail.code,
         error_type=detail.type,
         param=detail.param,

@@ -32,6 +32,7 @@ moment).
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import enum
 import json
@@ -527,9 +528,7 @@ class RealtimeSession:
     async def append_audio(self, audio: bytes | str) -> str:
         """``input_audio_buffer.append`` with raw bytes (base64-encoded here) or base64 text,
         in the session's input format."""
-        from realtime_desktop.audio.codecs import b64encode_audio
-
-        text = audio if isinstance(audio, str) else b64encode_audio(audio)
+        text = audio if isinstance(audio, str) else base64.b64encode(audio).decode("ascii")
         return await self.send(InputAudioBufferAppend(audio=text))
 
     async def commit_audio(self) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -27,6 +28,12 @@ Event = dict[str, Any]
 TEST_KEY = "sk-test-0123456789abcdefABCDEF"
 
 _ids = itertools.count(1)
+
+# The test servers log to their own logger, kept out of the root logger: the security tests
+# capture every record there, and a server printing the client's Authorization header is not
+# the client leaking it.
+server_log = logging.getLogger("tests.core.scripted")
+server_log.propagate = False
 
 
 def server_event_id() -> str:
@@ -126,7 +133,7 @@ class ScriptedServer:
         self._changed = asyncio.Condition()
 
     async def __aenter__(self) -> ScriptedServer:
-        self._server = await serve(self._handle, "127.0.0.1", 0, max_size=None)
+        self._server = await serve(self._handle, "127.0.0.1", 0, max_size=None, logger=server_log)
         return self
 
     async def __aexit__(

@@ -87,7 +87,7 @@ def realistic_conversation(items: int, *, seed: int = 0) -> ConversationDocument
                     role="user",
                     created_at=moment,
                     transcript=f"What is the weather like in Paris on day {number}?",
-                    audio=True,
+                    has_audio=True,
                 )
             )
         else:
@@ -98,7 +98,7 @@ def realistic_conversation(items: int, *, seed: int = 0) -> ConversationDocument
                     role="assistant",
                     created_at=moment,
                     transcript=_ANSWER,
-                    audio=True,
+                    has_audio=True,
                     response_id=response_id,
                     interruption=(
                         Interruption(audio_end_ms=3200, partial_transcript=_ANSWER[:60])

@@ -10,9 +10,10 @@ Shape (``schema_version`` 1)::
      "created_at": "2026-11-21T10:15:00Z", "updated_at": "…",
      "provider": "openai", "model": "gpt-realtime-2", "voice": "marin", "instructions": "…",
      "duration_ms": 93000,
-     "items": [{"id": "item_…", "kind": "message", "role": "user", "created_at": "…",
-                "text": "", "transcript": "what's the weather", "audio": true,
-                "response_id": null, "interruption": null, "tool_call": null}, …],
+     "items": [{"id": "item_…", "kind": "message", "role": "user", "status": "completed",
+                "created_at": "…", "text": "", "transcript": "what's the weather",
+                "has_audio": true, "response_id": null, "interruption": null,
+                "tool_call": null}, …],
      "responses": [{"response_id": "resp_…", "created_at": "…", "status": "completed",
                     "usage": {"input_text_tokens": …, …}, "cost_usd": 0.0123}, …],
      "recordings": [{"started_at": "…", "microphone": "rec/…-microphone.wav",
@@ -20,7 +21,8 @@ Shape (``schema_version`` 1)::
 
 An interrupted assistant message keeps ``interruption.audio_end_ms`` (how much was heard) and
 ``interruption.partial_transcript`` (the text of what was heard; the server deletes the rest).
-A tool call is one item of kind ``tool_call`` carrying the call and its outcome. Audio itself is
+A tool call (a function call and its output, or an MCP call) is one item of kind ``tool_call``
+carrying the call and its outcome. Audio itself is
 never in the document: only when the user turned recording on does ``recordings`` name WAV
 files, relative to the conversation's recordings folder.
 """
@@ -48,6 +50,7 @@ ItemKind = Literal["message", "tool_call"]
 ToolStatus = Literal[
     "pending", "awaiting_approval", "running", "completed", "failed", "cancelled", "denied"
 ]  # fmt: skip
+ItemStatus = Literal["completed", "incomplete", "in_progress"]
 ResponseStatus = Literal["completed", "cancelled", "incomplete", "failed", "in_progress"]
 
 
@@ -83,16 +86,18 @@ class ToolCall(DocumentModel):
     result: str | None = None  # the JSON text returned to the model
     error: str | None = None
     approved: bool | None = None  # None: no approval was needed
+    server_label: str | None = None  # MCP calls: the server that ran it
 
 
 class ConversationItem(DocumentModel):
     id: str
     kind: ItemKind = "message"
     role: Role
+    status: ItemStatus = "completed"  # incomplete: the answer was cut off (limit, cancel)
     created_at: AwareDatetime
     text: str = ""  # typed input, or a text-only answer
     transcript: str = ""  # of spoken audio (the user's or the assistant's)
-    audio: bool = False  # was this item spoken (not whether audio was recorded)
+    has_audio: bool = False  # the item was spoken (not whether audio was recorded)
     response_id: str | None = None
     interruption: Interruption | None = None
     tool_call: ToolCall | None = None

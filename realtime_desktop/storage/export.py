@@ -88,7 +88,7 @@ def _markdown_item(item: ConversationItem, tz: datetime.tzinfo | None) -> list[s
         if call.error:
             lines.extend(_fenced("Error", call.error))
         return lines
-    heard = " (spoken)" if item.audio else ""
+    heard = " (spoken)" if item.has_audio else ""
     lines = [f"**{_SPEAKERS[item.role]}**{heard} · {stamp}", ""]
     lines.extend(_escape_block(item.content).splitlines() or [""])
     if item.interruption is not None:

@@ -121,7 +121,7 @@ def make_document(items: int = 6, *, title: str = "", seed: int = 0) -> Conversa
                     role="user",
                     created_at=moment,
                     transcript=f"question number {index} about the weather",
-                    audio=True,
+                    has_audio=True,
                 )
             )
         elif kind == 1:
@@ -131,8 +131,9 @@ def make_document(items: int = 6, *, title: str = "", seed: int = 0) -> Conversa
                     role="assistant",
                     created_at=moment,
                     transcript=f"answer {index}: it will rain, probably",
-                    audio=True,
+                    has_audio=True,
                     response_id=f"resp_{index}",
+                    status="incomplete" if index % 2 else "completed",
                     interruption=Interruption(
                         audio_end_ms=3200, partial_transcript=f"answer {index}: it will"
                     )

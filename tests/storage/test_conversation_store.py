@@ -46,6 +46,7 @@ def test_a_document_round_trips_with_everything_in_it(store: ConversationStore) 
     interrupted = reopened.items[1]
     assert interrupted.interruption is not None
     assert interrupted.interruption.audio_end_ms == 3200
+    assert interrupted.status == "incomplete"
     assert interrupted.content == "answer 1: it will"  # what was heard
     assert reopened.totals.cost_usd == pytest.approx(0.03)
     assert reopened.turn_count == 3

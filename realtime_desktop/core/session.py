@@ -376,6 +376,16 @@ class RealtimeSession:
         """Microphone-buffer events dropped because no connection was up."""
         return self._dropped_audio_events
 
+    @property
+    def network_latency(self) -> float | None:
+        """Round trip of the last WebSocket keepalive ping, in seconds (None before the first
+        pong or while not connected). websockets measures it; the stats panel shows it."""
+        conn = self._conn
+        if conn is None or not conn.established:
+            return None
+        latency = conn.ws.latency
+        return latency if latency > 0 else None
+
     # ------------------------------------------------------------------------------ observing
     def events(self) -> SessionStream[ServerEvent]:
         """Typed server events, in order, unknown types included (``UnknownServerEvent``).

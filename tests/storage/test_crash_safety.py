@@ -94,7 +94,7 @@ def _kill_at_a_random_moment(
 ) -> None:
     pid = server.spawn(conversation_id, naive=naive)
     _, saves = server.progress()
-    target = saves + rng.randint(0, 2)
+    target = saves + rng.randint(0, 1)
     while saves < target:
         _, saves = server.progress()
     for _ in range(rng.randint(0, 400)):  # lines stream throughout the save cycle

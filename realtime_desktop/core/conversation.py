@@ -201,7 +201,8 @@ class ResponseState:
     """One response: where it is, why it ended, what it cost in tokens, what it produced.
 
     ``status`` is the wire status (``in_progress``, ``completed``, ``cancelled``, ``failed``,
-    ``incomplete``); ``reason`` the ``status_details.reason`` (``turn_detected``,
+    ``incomplete``), or ``unknown`` for a response seen only through its output events;
+    ``reason`` the ``status_details.reason`` (``turn_detected``,
     ``client_cancelled``, ``max_output_tokens``, …) or ``connection_lost`` when the connection
     ended it. ``out_of_band``: created with ``conversation: "none"``, so its output is not part
     of the conversation and it may run alongside the default one.
@@ -679,6 +680,9 @@ class Conversation:
         self._deleted.add(event.item_id)
         item = self._by_id.pop(event.item_id, None)
         self._placed_after.pop(event.item_id, None)
+        for later, previous in list(self._placed_after.items()):
+            if previous == event.item_id:
+                del self._placed_after[later]
         if item is None:
             return
         index = self.index_of(event.item_id)
@@ -810,7 +814,9 @@ class Conversation:
     def _response_for(self, response_id: str) -> ResponseState:
         response = self._responses.get(response_id)
         if response is None:
-            response = ResponseState(id=response_id)
+            # Known only from its output so far (response.created was missed, or is still to
+            # come): not counted as the active response until the server says so.
+            response = ResponseState(id=response_id, status="unknown")
             self._responses[response_id] = response
         return response
 

@@ -13,6 +13,7 @@ import pytest
 from realtime_desktop.core import (
     ApiError,
     AuthenticationError,
+    Conversation,
     NetworkError,
     RealtimeSession,
     SessionState,
@@ -33,6 +34,7 @@ from realtime_desktop.protocol import (
     UnknownServerEvent,
 )
 
+from . import sequences
 from .scripted import Peer, ScriptedServer, standard
 
 E = TypeVar("E", bound=ServerEvent)
@@ -467,4 +469,54 @@ async def test_beta_dialect_is_translated_at_the_wire() -> None:
         assert flat["voice"] == "alloy"
         assert "type" not in flat
         assert "audio" not in flat
+        await session.close()
+
+
+async def test_the_conversation_built_from_events_is_what_a_reconnect_replays() -> None:
+    """The app's wiring: events → Conversation; Conversation.replay_items → the next session."""
+    turn = sequences.parallel_function_calls()
+
+    async def on_connect(peer: Peer) -> None:
+        await peer.handshake()
+        if peer.number == 1:
+            for event in turn:
+                await peer.send(event)
+            await peer.send({"type": "test.turn_over"})
+        await peer.respond()
+
+    async with ScriptedServer(on_connect) as server:
+        conversation = Conversation()
+        session = RealtimeSession(server.settings(), replay_items=conversation.replay_items)
+        activity = session.activity()
+        await session.connect()
+        lost_while_streaming = None
+        async for update in activity:
+            if isinstance(update, StateChange):
+                if update.state is SessionState.RECONNECTING:
+                    lost_while_streaming = conversation.active_response
+                    conversation.mark_connection_lost()
+                if update.state is SessionState.CONNECTED and update.reconnected:
+                    break
+                continue
+            conversation.apply(update)
+            if isinstance(update, UnknownServerEvent):  # the turn is over: drop the line
+                before = [item.id for item in conversation]
+                (await server.peer(1)).abort()
+        assert lost_while_streaming is None
+        assert update.replayed_items == 6
+        assert update.context_restored
+        peer = await server.peer(2)
+        replayed = [e["item"] for e in peer.of_type("conversation.item.create")]
+        assert [item["id"] for item in replayed] == before
+        assert [item["type"] for item in replayed] == [
+            "message",
+            "function_call",
+            "function_call",
+            "function_call_output",
+            "function_call_output",
+            "message",
+        ]
+        assert replayed[-1]["content"] == [{"type": "output_text", "text": "It is 14:05 and 42."}]
+        # The new session's acknowledgements named the same ids: nothing was duplicated.
+        assert [item.id for item in conversation] == before
         await session.close()

@@ -206,7 +206,8 @@ _ITEM_TAGS = frozenset(
 
 def _item_tag(value: Any) -> str:
     tag = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return tag if tag in _ITEM_TAGS else "unknown"
+    # A peer may send any JSON as the tag; a list or object is not hashable.
+    return tag if isinstance(tag, str) and tag in _ITEM_TAGS else "unknown"
 
 
 Item = Annotated[

@@ -70,6 +70,21 @@ def test_hostile_input_is_a_protocol_error(raw: str | bytes, message: str) -> No
         parse_server_event(raw)
 
 
+@pytest.mark.parametrize("tag", [[], {"a": 1}])
+def test_an_item_type_that_is_not_a_string_is_a_protocol_error(tag: object) -> None:
+    # Found by the offline server's fuzz test: an unhashable tag raised TypeError.
+    for raw, field in (
+        ({"type": "conversation.item.create", "item": {"type": tag}}, "item.type"),
+        (
+            {"type": "response.create", "response": {"input": [{"type": tag}]}},
+            "response.input.0.type",
+        ),
+    ):
+        with pytest.raises(ProtocolError) as caught:
+            parse_client_event(raw)
+        assert caught.value.field == field
+
+
 def test_deeply_nested_unknown_fields_survive() -> None:
     nested: dict[str, object] = {}
     cursor = nested

@@ -515,6 +515,12 @@ class RealtimeSession:
             try:
                 await self._send_on(conn, event)
             except ConnectionClosed:
+                if not self._settings.auto_reconnect:
+                    raise NetworkError(
+                        f"Cannot send {event.type}: the connection was lost.",
+                        hint="Connect again.",
+                        retryable=True,
+                    ) from None
                 # The reader sees the same close and starts the reconnect; keep the event.
                 self._hold(event)
             return event_id

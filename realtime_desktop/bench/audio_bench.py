@@ -62,9 +62,9 @@ def _duplex_run(rig: PulseRig, config: AudioEngineConfig, seconds: float) -> dic
     wire_to_render: list[float] = []
     try:
         wait_until(lambda: len(chunks) > 10, 5, "the input stream")
+        feed.loop(user)
         cpu_start, wall_start = engine.dsp_cpu_seconds, time.monotonic()
         item = 0
-        fed_until = wall_start
         while time.monotonic() - wall_start < seconds:
             if engine.stats.playback_queue_ms < 300 and not engine.is_playing:
                 item_id = f"item_{item}"
@@ -77,9 +77,6 @@ def _duplex_run(rig: PulseRig, config: AudioEngineConfig, seconds: float) -> dic
                     (heard_at - queued_at) * 1000.0 - engine.stats.output_latency_ms
                 )
                 item += 1
-            if fed_until - time.monotonic() < 1.0:
-                feed.write(user)
-                fed_until += len(user) / rig.sample_rate
             time.sleep(0.02)
         cpu = engine.dsp_cpu_seconds - cpu_start
         wall = time.monotonic() - wall_start

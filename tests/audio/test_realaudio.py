@@ -155,6 +155,7 @@ def test_user_speech_keeps_70_percent_of_its_energy_during_echo(
     assert echo_run.user_kept >= 0.7
 
 
+@pytest.mark.timeout(200)
 def test_two_minutes_full_duplex_without_xruns_while_the_main_thread_is_busy(
     pulse_rig: PulseRig,
     speech,  # type: ignore[no-untyped-def]
@@ -168,17 +169,14 @@ def test_two_minutes_full_duplex_without_xruns_while_the_main_thread_is_busy(
     feed = pulse_rig.open_mic_feed(RIG_RATE)
     try:
         wait_until(lambda: engine.stats.uplink_chunks > 5, 5, "the input stream to run")
+        feed.loop(user)
         started = time.monotonic()
         queued_items = 0
-        fed_until = started
         while time.monotonic() - started < 120:
             if engine.stats.playback_queue_ms < 1500:
                 enqueue_in_deltas(engine, f"item_{queued_items}", assistant)
                 engine.finish_item(f"item_{queued_items}")
                 queued_items += 1
-            if fed_until - time.monotonic() < 1.0:
-                feed.write(user)  # pacat paces itself; this only queues ~3 s at a time
-                fed_until += len(user) / RIG_RATE
             burst_end = time.monotonic() + 0.050
             busy = 0
             while time.monotonic() < burst_end:  # the GUI thread hogging the GIL for 50 ms

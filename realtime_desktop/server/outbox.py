@@ -29,6 +29,8 @@ QUEUE_FRAMES: Final = 256
 UNKNOWN_EVENT_TYPE: Final = "offline.unknown_event"
 MALFORMED_FRAME: Final = '{"type": "response.output_audio.delta", "delta": "AAAA'
 HUGE_EVENT_BYTES: Final = 5 * 1024 * 1024
+FLUSH_WAIT_S: Final = 2.0
+FLUSH_POLL_S: Final = 0.002
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,9 +111,19 @@ class Outbox:
         if faults.huge_event_after_events == self.sent and self._huge_event is not None:
             await self._connection.send(self._huge_event())
         if faults.drop_after_events == self.sent:
+            await self._flushed()
             self.abort_now(f"after {self.sent} events")
             return True
         return False
+
+    async def _flushed(self) -> None:
+        """Waits (briefly) until the OS has every byte sent so far: "after N events" means
+        the client can receive all N, and an abort discards what is still buffered."""
+        transport = self._connection.transport
+        async with asyncio.timeout(FLUSH_WAIT_S):
+            # The transport signals only its high-water mark, never an empty buffer.
+            while transport.get_write_buffer_size() > 0:  # noqa: ASYNC110
+                await asyncio.sleep(FLUSH_POLL_S)
 
     async def drop_at_random(self, within_s: float, seed: int | None) -> None:
         """Aborts the connection at a random moment within ``within_s`` seconds."""

@@ -101,6 +101,12 @@ def decide(
     conversation: Conversation,
 ) -> Decision:
     """The answer to the latest user turn or tool output in ``context``."""
+    forced = _forced_tool(tool_choice, tools)
+    if forced is not None:
+        # A forced tool_choice always calls the tool, whatever the context says.
+        typed = next((_typed(i) for i in reversed(context) if _is_user(i) and _typed(i)), "")
+        requested = tool_request(typed, tools, tool_choice) if typed else None
+        return requested if isinstance(requested, CallTool) else CallTool(forced, "{}")
     for item in reversed(context):
         if isinstance(item, FunctionCallOutputItem):
             return Say(_tool_output_text(item, context, conversation))
@@ -121,14 +127,11 @@ def _answer_user(
     conversation: Conversation,
 ) -> Decision:
     parts = item.content or []
-    typed = " ".join(part.text for part in parts if part.type == "input_text" and part.text)
+    typed = _typed(item)
     if typed.strip():
         if typed.strip().split()[0] == HISTORY_COMMAND:
             return Say(history_summary(conversation, before=item_id(item)))
         return tool_request(typed, tools, tool_choice) or Say(typed)
-    forced = _forced_tool(tool_choice, tools)
-    if forced is not None:
-        return CallTool(forced, "{}")
     for index, part in enumerate(parts):
         if part.is_audio:
             clip = audio_of(item, index)
@@ -139,6 +142,17 @@ def _answer_user(
     if any(part.type == "input_image" for part in parts):
         return Say("I received an image. The offline server cannot look at images.")
     return Say("Your message was empty, so there is nothing to repeat.")
+
+
+def _is_user(item: Item) -> bool:
+    return isinstance(item, MessageItem) and item.role == "user"
+
+
+def _typed(item: Item) -> str:
+    """The typed text of a message (its input_text parts)."""
+    if not isinstance(item, MessageItem):
+        return ""
+    return " ".join(p.text for p in item.content or [] if p.type == "input_text" and p.text)
 
 
 def tool_request(text: str, tools: list[FunctionTool], tool_choice: Any) -> Decision | None:

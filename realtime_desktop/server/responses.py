@@ -16,10 +16,10 @@ import re
 from collections.abc import Callable
 from typing import Any, Final
 
-import numpy as np
+import soxr
 
 from realtime_desktop.audio.codecs import WireFormat, b64encode_audio
-from realtime_desktop.audio.resample import StreamResampler
+from realtime_desktop.audio.resample import RESAMPLER_QUALITY
 from realtime_desktop.protocol import (
     ContentPart,
     ConversationItemAdded,
@@ -401,8 +401,11 @@ def convert(clip: AudioClip, fmt: WireFormat) -> bytes:
         return clip.data
     samples = clip.format.decode(clip.data)
     if clip.format.sample_rate != fmt.sample_rate:
-        resampler = StreamResampler(clip.format.sample_rate, fmt.sample_rate)
-        samples = np.concatenate((resampler.process(samples), resampler.drain()))
+        # A whole clip at once, not a stream: the one-shot resampler is exactly aligned, where
+        # the streaming one lags by a few samples.
+        samples = soxr.resample(
+            samples, clip.format.sample_rate, fmt.sample_rate, RESAMPLER_QUALITY
+        )
     return fmt.encode(samples)
 
 

@@ -276,10 +276,27 @@ class SessionSettings:
         sent = session.wire_dict()
         sent.pop("type", None)
         candidate = merge_update(self._wire, sent)
-        self._check_changes(sent, candidate, assistant_audio_present=assistant_audio_present)
-        model = validate(candidate)
+        try:
+            self._check_changes(sent, candidate, assistant_audio_present=assistant_audio_present)
+            model = validate(candidate)
+        except errors.RealtimeError as error:
+            raise self._in_dialect(error) from None
         self._wire = candidate
         self._model = model
+
+    def _in_dialect(self, error: errors.RealtimeError) -> errors.RealtimeError:
+        """``error`` naming its field the way this session's dialect spells it."""
+        if self.dialect != "beta" or error.param is None:
+            return error
+        param = self._path(error.param)
+        if param == error.param:
+            return error
+        return errors.RealtimeError(
+            error.code,
+            error.message.replace(error.param, param),
+            param=param,
+            error_type=error.error_type,
+        )
 
     def _check_unknown_keys(self, session: RealtimeSessionConfig) -> None:
         allowed_extra = {"temperature", "modalities"} if self.dialect == "beta" else set()

@@ -234,6 +234,10 @@ class ConversationStore:
         found.sort(key=lambda entry: entry.updated_at, reverse=True)
         return found
 
+    async def list_conversations_async(self, query: str = "") -> list[ConversationSummary]:
+        """:meth:`list_conversations` in a worker thread (the first listing reads the folder)."""
+        return await asyncio.to_thread(self.list_conversations, query)
+
     def summary(self, conversation_id: str) -> ConversationSummary:
         with self._lock:
             entry = self._loaded().get(conversation_id)
@@ -257,6 +261,9 @@ class ConversationStore:
             if hit is not None:
                 hits.append(hit)
         return hits
+
+    async def search_async(self, query: str) -> list[SearchHit]:
+        return await asyncio.to_thread(self.search, query)
 
     def _search_document(self, entry: ConversationSummary, words: list[str]) -> SearchHit | None:
         path = self.document_path(entry.id)
@@ -362,6 +369,9 @@ class ConversationStore:
         document.title = title
         self.save(document)
 
+    async def rename_async(self, conversation_id: str, title: str) -> None:
+        await asyncio.to_thread(self.rename, conversation_id, title)
+
     def delete(self, conversation_id: str) -> None:
         """Moves the conversation (and its recordings) to the trash folder."""
         path = self.document_path(conversation_id)
@@ -431,6 +441,15 @@ class ConversationStore:
     async def delete_async(self, conversation_id: str) -> None:
         await asyncio.to_thread(self.delete, conversation_id)
 
+    async def deleted_async(self) -> list[ConversationSummary]:
+        return await asyncio.to_thread(self.deleted)
+
+    async def restore_async(self, conversation_id: str) -> ConversationSummary:
+        return await asyncio.to_thread(self.restore, conversation_id)
+
+    async def empty_trash_async(self) -> int:
+        return await asyncio.to_thread(self.empty_trash)
+
     # Export -----------------------------------------------------------------------------------
 
     def export(self, conversation_id: str, export_format: ExportFormat, destination: Path) -> Path:
@@ -480,6 +499,9 @@ class ConversationStore:
             self._entries = entries
             if changed:
                 self._write_index_or_log()
+
+    async def refresh_async(self) -> None:
+        await asyncio.to_thread(self.refresh)
 
     def _loaded(self) -> dict[str, ConversationSummary]:
         if self._entries is None:

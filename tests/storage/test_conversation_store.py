@@ -334,8 +334,19 @@ def test_async_methods(store: ConversationStore, tmp_path: Path) -> None:
         await store.save_async(document)
         assert (await store.open_async(document.id)) == document
         await store.export_async(document.id, "text", tmp_path / "a.txt")
+        await store.rename_async(document.id, "Renamed  off the loop")
+        await store.refresh_async()
+        [listed] = await store.list_conversations_async("renamed")
+        assert listed.title == "Renamed off the loop"
+        [hit] = await store.search_async("weather")
+        assert hit.summary.id == document.id
         await store.delete_async(document.id)
+        assert [entry.id for entry in await store.deleted_async()] == [document.id]
+        assert (await store.restore_async(document.id)).id == document.id
+        await store.delete_async(document.id)
+        assert await store.empty_trash_async() == 1
 
     asyncio.run(scenario())
     assert store.list_conversations() == []
+    assert store.deleted() == []
     assert (tmp_path / "a.txt").exists()

@@ -52,6 +52,7 @@ from realtime_desktop.protocol.responses import (
     REASON_TURN_DETECTED,
     ResponseAudio,
     ResponseAudioOutput,
+    StatusError,
 )
 from realtime_desktop.protocol.session import AudioFormat
 from realtime_desktop.server import assistant
@@ -156,19 +157,15 @@ class ResponseRun:
     async def run(self) -> None:
         try:
             await self._emit(ResponseCreated(response=self._response("in_progress")))
-            decision = self.spec.answer or assistant.decide(
-                self.spec.context,
-                self.spec.audio_of,
-                tools=self.spec.tools,
-                tool_choice=self.spec.tool_choice,
-                conversation=self._conversation,
-            )
-            if not self._stopped:
-                if isinstance(decision, CallTool):
-                    await self._stream_function_call(decision)
-                else:
-                    await self._stream_message(decision)
-            await self._emit(ResponseDone(response=self._response(self._final_status())))
+            try:
+                await self._generate()
+                status = self._final_status()
+            except Exception:
+                # A bug here fails this response the way the service fails one (PROTOCOL.md
+                # §7.2), and the session goes on; response.done still comes, exactly once.
+                log.exception("response %s failed", self.id)
+                status = "failed"
+            await self._emit(ResponseDone(response=self._response(status)))
             # Over from the moment response.done is queued: a client that reacts to it with a
             # new response.create must not meet conversation_already_has_active_response.
             self._finish()
@@ -177,6 +174,21 @@ class ResponseRun:
             )
         finally:
             self._finish()
+
+    async def _generate(self) -> None:
+        decision = self.spec.answer or assistant.decide(
+            self.spec.context,
+            self.spec.audio_of,
+            tools=self.spec.tools,
+            tool_choice=self.spec.tool_choice,
+            conversation=self._conversation,
+        )
+        if self._stopped:
+            return
+        if isinstance(decision, CallTool):
+            await self._stream_function_call(decision)
+        else:
+            await self._stream_message(decision)
 
     def _finish(self) -> None:
         if not self.finished.is_set():
@@ -212,6 +224,16 @@ class ResponseRun:
         )
         if status == "cancelled":
             response.status_details = StatusDetails(type="cancelled", reason=self._cancel_reason)
+        elif status == "failed":
+            response.status_details = StatusDetails(
+                type="failed",
+                error=StatusError(
+                    type="server_error",
+                    code=None,
+                    message="The server had an error while processing your request. Sorry "
+                    "about that! You can retry your request.",
+                ),
+            )
         elif status == "incomplete":
             response.status_details = StatusDetails(
                 type="incomplete", reason=REASON_MAX_OUTPUT_TOKENS

@@ -677,6 +677,7 @@ class RealtimeSession:
             output_format = session_config.check_format(raw_format, "response.audio.output.format")
         if output is not None and output.voice is not None:
             voice = output.voice if isinstance(output.voice, str) else output.voice.wire_dict()
+            session_config.check_voice(voice, "response.audio.output.voice")
         tools = self.settings.function_tools
         raw_tools: list[Any] = self.settings.wire().get("tools") or []
         if params.tools is not None:

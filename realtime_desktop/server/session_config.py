@@ -503,15 +503,18 @@ def check_format(value: Any, param: str) -> WireFormat:
     return fmt
 
 
-def _check_output(output: dict[str, Any]) -> None:
-    voice = output.get("voice")
+def check_voice(voice: Any, param: str) -> None:
     if isinstance(voice, str) and voice not in VOICES:
         listed = ", ".join(f"'{name}'" for name in sorted(VOICES))
         raise errors.invalid_value(
-            "session.audio.output.voice",
+            param,
             f"Invalid value: '{voice}'. Supported values are: {listed}, or a custom voice "
             "object {'id': 'voice_…'}.",
         )
+
+
+def _check_output(output: dict[str, Any]) -> None:
+    check_voice(output.get("voice"), "session.audio.output.voice")
     speed = output.get("speed")
     if speed is not None and not (
         isinstance(speed, int | float) and SPEED_RANGE[0] <= speed <= SPEED_RANGE[1]

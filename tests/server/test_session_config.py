@@ -404,3 +404,29 @@ async def test_input_transcription_says_no_recognizer_runs(speech: Any) -> None:
         assert math.isclose(
             server.sessions[0].conversation.audio(completed["item_id"]).duration_ms, seconds * 1000
         )
+
+
+@asyncio_test
+async def test_a_failing_response_ends_failed_and_the_session_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from realtime_desktop.server import assistant
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug in the assistant")
+
+    async with running() as server, RealtimeClient.open(server.url, TOKEN) as c:
+        await c.next()
+        with monkeypatch.context() as patch:
+            patch.setattr(assistant, "decide", broken)
+            await c.send("response.create", response={"output_modalities": ["text"]})
+            done = (await c.next_of("response.done"))["response"]
+        assert done["status"] == "failed"
+        assert done["status_details"]["type"] == "failed"
+        assert done["status_details"]["error"]["type"] == "server_error"
+        await c.send("conversation.item.create", item=user_text("again"))
+        await c.send("response.create", response={"output_modalities": ["text"]})
+        done = (await c.next_of("response.done"))["response"]
+        assert done["status"] == "completed"
+        bad = await c.send("response.create", response={"audio": {"output": {"voice": "robot"}}})
+        assert (await c.error_for(bad))["param"] == "response.audio.output.voice"

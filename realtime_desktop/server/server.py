@@ -237,7 +237,9 @@ class OfflineServerThread:
 
     The desktop app embeds the server this way, so its CPU work (VAD, espeak-ng) never runs on
     the GUI loop. ``start()`` returns once the server accepts connections; ``stop()`` returns
-    once every connection is closed and the thread has ended.
+    once every connection is closed and the thread has ended. The server's state belongs to its
+    loop: read it from another thread through :meth:`call` (``running.call(lambda:
+    running.server.sessions[0].conversation.items)``) and drive it through :meth:`run`.
     """
 
     def __init__(self, config: ServerConfig | None = None, **overrides: Any) -> None:

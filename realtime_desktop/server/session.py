@@ -107,8 +107,13 @@ def _reject_constant(name: str) -> NoReturn:
 
 
 class RealtimeSession:
-    """The server side of one connection. Tests and the app read ``conversation``, ``config``
-    and ``id``; everything else is the session's own business."""
+    """The server side of one connection.
+
+    Tests and the app read ``id`` (the ``sess_…`` of ``session.created``), ``dialect``,
+    ``conversation`` (the items as the server holds them, in order, with their audio) and
+    ``config`` (the effective configuration); ``pacing`` may be replaced to change how fast
+    later responses stream; ``drop()`` and ``expire()`` inject those faults now.
+    """
 
     def __init__(
         self,

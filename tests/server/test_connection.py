@@ -12,13 +12,14 @@ from websockets.exceptions import InvalidStatus
 from realtime_desktop.server import Faults
 
 from .helpers import TOKEN, asyncio_test, running
-from .sdk_client import RealtimeClient
+from .sdk_client import RealtimeClient, validate
 
 
 async def _refusal(url: str, headers: dict[str, str]) -> tuple[dict[str, object], int, str]:
     """What a refused client gets: the upgrade succeeds, then one error event and a close."""
     async with connect(url, additional_headers=headers) as ws:
         event = json.loads(await ws.recv())
+        validate(event, "ga")
         await ws.wait_closed()
         assert ws.close_code is not None
         return event, ws.close_code, ws.close_reason or ""

@@ -56,18 +56,16 @@ PLAYBACK_ITEM_SLOTS: Final = 256
 # speaker, and a PulseAudio ALSA device reports up to 32 channels.
 MAX_DEVICE_CHANNELS: Final = 2
 
-# The DSP thread sleeps this long when there is nothing to do; half a block keeps the uplink
-# latency within one block of the capture callback.
-DSP_IDLE_WAIT_MS: Final = 2.5
+# The DSP thread wakes once per block, this long after the input callback is due (polling
+# every 2.5 ms cost 10-17 % of a core in wake-ups alone), and at most this often while a
+# burst of downlink audio is being decoded.
+DSP_WAKE_AFTER_BLOCK_MS: Final = 1.0
+DSP_MIN_WAIT_MS: Final = 1.0
 
 # A server sends a whole answer faster than real time; the DSP thread decodes at most this much
-# per step (40x real time at one step per 2.5 ms), so a burst never starves the callbacks of
+# per step (100x real time at one step per ms), so a burst never starves the callbacks of
 # the CPU or the GIL on a 2-core machine.
 DOWNLINK_MS_PER_STEP: Final = 100.0
-
-# How often CPython makes a busy thread hand the GIL to a waiting one while the engine runs
-# (default 5 ms): the audio callbacks must not wait half a block for it.
-GIL_SWITCH_INTERVAL_S: Final = 0.001
 
 # Half-duplex fallback: the microphone stays gated this long after the assistant falls silent,
 # to cover the room's echo tail.

@@ -18,7 +18,6 @@ import dataclasses
 import enum
 import logging
 import queue
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -43,8 +42,8 @@ from realtime_desktop.audio.constants import (
     APM_FRAME_MS,
     DEFAULT_BLOCK_MS,
     DOWNLINK_MS_PER_STEP,
-    DSP_IDLE_WAIT_MS,
-    GIL_SWITCH_INTERVAL_S,
+    DSP_MIN_WAIT_MS,
+    DSP_WAKE_AFTER_BLOCK_MS,
     HALF_DUPLEX_HANGOVER_MS,
     MAX_BLOCK_MS,
     MIN_BLOCK_MS,
@@ -324,7 +323,6 @@ class AudioEngine:
         self._dsp_lock = threading.Lock()
         self._next_reopen_at = 0.0
         self._lost_reason = ""
-        self._saved_switch_interval: float | None = None
 
     # ------------------------------------------------------------------------------ lifecycle
     @property
@@ -352,7 +350,6 @@ class AudioEngine:
             self._open()
             self._running = True
             self._stop_event.clear()
-            self._shorten_gil_switch_interval()
             if self._backend.manual_clock:
                 self._backend.attach_dsp(self.pump)
             else:
@@ -373,20 +370,7 @@ class AudioEngine:
                 self._thread = None
             self._backend.attach_dsp(None)
             self._backend.close()
-            if self._saved_switch_interval is not None:
-                sys.setswitchinterval(self._saved_switch_interval)
-                self._saved_switch_interval = None
         self.stop_recording()
-
-    def _shorten_gil_switch_interval(self) -> None:
-        # PortAudio's threads run the callbacks only once they hold the GIL. CPython makes a
-        # busy thread (the GUI doing Python work) hand the GIL over only every switch interval,
-        # 5 ms by default; with three Python threads competing, a callback then waits long
-        # enough to underrun a 10 ms block. 1 ms cut device underruns with a busy main thread
-        # from 14 to 2 a minute here. It is process-wide, so it is restored on stop().
-        if sys.getswitchinterval() > GIL_SWITCH_INTERVAL_S:
-            self._saved_switch_interval = sys.getswitchinterval()
-            sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
 
     def __enter__(self) -> AudioEngine:
         self.start()
@@ -452,7 +436,7 @@ class AudioEngine:
         self._uplink_pending = _EMPTY
         self._processed_position = 0  # processing-rate samples through the near-end pipeline
         self._capture_timing: collections.deque[tuple[int, float, float]] = collections.deque(
-            maxlen=256
+            maxlen=64
         )
         self._capture_blocks_seen = 0
         self._last_capture_progress = self._clock()
@@ -753,7 +737,6 @@ class AudioEngine:
     # ---------------------------------------------------------------------------- DSP thread
     def _dsp_loop(self) -> None:
         started = time.thread_time()
-        wait_s = DSP_IDLE_WAIT_MS / 1000.0
         while not self._stop_event.is_set():
             try:
                 self.pump()
@@ -762,7 +745,35 @@ class AudioEngine:
                 # its traceback and the loop goes on with the next block.
                 log.exception("audio DSP step failed")
             self._dsp_cpu_s = time.thread_time() - started
-            self._stop_event.wait(wait_s)
+            self._stop_event.wait(self._until_next_block())
+
+    def _until_next_block(self) -> float:
+        """Seconds to sleep: until just after the input block that completes the next chunk.
+
+        Every numpy call costs about the same for 10 or 20 ms of audio, so the thread works
+        once per uplink chunk, woken right after the callback whose block lets the resampler
+        emit the chunk's last sample (its lag included); polling every few milliseconds instead
+        cost 10-17 % of a core in wake-ups alone. A burst of downlink audio is drained at
+        DSP_MIN_WAIT_MS steps.
+        """
+        capture, streams = self._capture, self._streams
+        shortest = DSP_MIN_WAIT_MS / 1000.0
+        if capture is None or streams is None:
+            return UPLINK_CHUNK_MS / 1000.0
+        if not capture.blocks or self._down_pending or not self._downlink.empty():
+            return shortest
+        rate = streams.input_sample_rate
+        period = streams.block_frames_in / rate
+        to_processing = PROCESSING_SAMPLE_RATE / rate
+        produced = self._processed_position + len(self._near_pending)
+        resampler_lag = capture.ring.read_count * to_processing - produced
+        have = len(self._uplink_pending) + len(self._near_pending)
+        frames_needed = (_UPLINK_CHUNK - have + resampler_lag) / to_processing
+        frames_needed -= capture.ring.available
+        blocks = max(1, int(np.ceil(frames_needed / streams.block_frames_in)))
+        last = capture.block_timing[(capture.blocks - 1) & capture.timing_mask]
+        due = float(last[1]) + blocks * period + DSP_WAKE_AFTER_BLOCK_MS / 1000.0
+        return min(blocks * period, max(shortest, due - self._clock()))
 
     def pump(self) -> None:
         """One DSP step: device health, downlink, uplink. The DSP thread calls it in a loop;
@@ -924,7 +935,12 @@ class AudioEngine:
             self._capture_blocks_seen += 1
         frames = capture.ring.read()
         if len(frames):
-            mono = frames.mean(axis=1, dtype=np.float32) if frames.shape[1] > 1 else frames[:, 0]
+            if frames.shape[1] == 2:
+                mono = (frames[:, 0] + frames[:, 1]) * np.float32(0.5)
+            elif frames.shape[1] > 2:
+                mono = frames.mean(axis=1, dtype=np.float32)
+            else:
+                mono = frames[:, 0]
             self._near_pending = _append(self._near_pending, self._capture_resampler.process(mono))
         far_device = renderer.rendered.read()
         if len(far_device):
@@ -1000,10 +1016,9 @@ class AudioEngine:
             return now, now
         device_frame = position * streams.input_sample_rate / PROCESSING_SAMPLE_RATE
         chosen = self._capture_timing[0]
-        for timing in self._capture_timing:
+        for timing in reversed(self._capture_timing):  # nearly always one of the newest
             if timing[0] <= device_frame:
                 chosen = timing
-            else:
                 break
         start, callback_time, adc_time = chosen
         offset = (device_frame - start) / streams.input_sample_rate

@@ -123,6 +123,22 @@ class PulseRig:
         """The source the app records from."""
         return f"{self.mic_sink}.monitor"
 
+    #: Server-wide default sink/source too (the app's own rig); a private rig routes only
+    #: this process, through PULSE_SINK/PULSE_SOURCE.
+    set_server_defaults: bool = True
+    _loaded_modules: list[str] = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def private(cls, tag: str | None = None) -> PulseRig:
+        """A rig whose sinks belong to this process only (``app_out_<pid>``…), so tests or
+        benchmarks running at the same time on one daemon never hear each other."""
+        suffix = tag or str(os.getpid())
+        return cls(
+            speaker_sink=f"{SPEAKER_SINK}_{suffix}",
+            mic_sink=f"{MIC_SINK}_{suffix}",
+            set_server_defaults=False,
+        )
+
     def start(self) -> PulseRig:
         """Start the daemon if needed, load the sinks if missing, and route the app to them.
 
@@ -134,26 +150,34 @@ class PulseRig:
         loaded = _loaded_sinks()
         for sink in (self.speaker_sink, self.mic_sink):
             if sink not in loaded:
-                _pactl(
+                module = _pactl(
                     "load-module",
                     "module-null-sink",
                     f"sink_name={sink}",
                     f"rate={self.sample_rate}",
                     "channels=2",
                     f"sink_properties=device.description={sink}",
-                )
+                ).stdout.strip()
+                self._loaded_modules.append(module)
         self.route_app_defaults()
         return self
 
+    def stop(self) -> None:
+        """Unload the sinks this rig loaded (a shared rig's sinks stay for the others)."""
+        for module in self._loaded_modules:
+            _pactl("unload-module", module, check=False)
+        self._loaded_modules.clear()
+
     def route_app_defaults(self) -> None:
-        """Make the default output ``app_out`` and the default input ``mic_in.monitor``.
+        """Route streams the app opens from now on to the speaker sink and the mic monitor.
 
         PortAudio only lists the ``pulse`` and ``default`` ALSA devices here, so the routing is
-        done in PulseAudio: the server defaults for every client, and PULSE_SINK/PULSE_SOURCE for
-        streams this process opens from now on (libpulse reads them per connection).
+        done in PulseAudio: PULSE_SINK/PULSE_SOURCE for this process (libpulse reads them per
+        connection) and, for the shared rig, the server defaults for every client.
         """
-        _pactl("set-default-sink", self.speaker_sink)
-        _pactl("set-default-source", self.mic_source)
+        if self.set_server_defaults:
+            _pactl("set-default-sink", self.speaker_sink)
+            _pactl("set-default-source", self.mic_source)
         os.environ["PULSE_SINK"] = self.speaker_sink
         os.environ["PULSE_SOURCE"] = self.mic_source
 

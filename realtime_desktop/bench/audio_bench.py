@@ -152,7 +152,14 @@ def _barge_in_run(rig: PulseRig, config: AudioEngineConfig, repeats: int) -> dic
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    rig = PulseRig().start()
+    rig = PulseRig.private().start()
+    try:
+        return _measure(rig, args)
+    finally:
+        rig.stop()
+
+
+def _measure(rig: PulseRig, args: argparse.Namespace) -> dict[str, Any]:
     block_ms = int(getattr(args, "block_ms", 10))
     seconds = float(getattr(args, "seconds", 15.0))
     plain = AudioEngineConfig(block_ms=block_ms, echo_cancellation=False, noise_suppression=False)

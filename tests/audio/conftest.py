@@ -49,9 +49,12 @@ def fake_engine(
 
 
 @pytest.fixture(scope="session")
-def pulse_rig() -> PulseRig:
-    """The PulseAudio null sinks, started here if no server is running."""
+def pulse_rig() -> Iterator[PulseRig]:
+    """Null sinks of this test run's own (PulseAudio is started here if none is running), so
+    another run on the same daemon cannot mix its audio into these measurements."""
     try:
-        return PulseRig().start()
+        rig = PulseRig.private().start()
     except VirtualDevicesUnavailableError as exc:
         pytest.skip(f"PulseAudio virtual devices unavailable: {exc}")
+    yield rig
+    rig.stop()

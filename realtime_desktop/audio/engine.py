@@ -211,6 +211,8 @@ class AudioStats:
     half_duplex: bool
     uplink_chunks: int
     reopen_count: int
+    input_blocks: int
+    output_blocks: int
 
     @property
     def xruns(self) -> int:
@@ -703,6 +705,8 @@ class AudioEngine:
             half_duplex=config.half_duplex,
             uplink_chunks=self._uplink_sequence,
             reopen_count=self._reopen_count,
+            input_blocks=capture.blocks if capture else 0,
+            output_blocks=renderer.blocks if renderer else 0,
         )
 
     def callback_durations_us(self) -> tuple[FloatArray, FloatArray]:

@@ -44,6 +44,20 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
         time.sleep(0.01)
 
 
+def wait_for_steady_streams(engine: AudioEngine, timeout: float = 10.0) -> None:
+    """Wait until both streams have run for half a second: PulseAudio's ALSA plugin can
+    pause a new stream for up to two seconds before it settles."""
+    start = engine.stats
+    wait_until(
+        lambda: (
+            engine.stats.input_blocks >= start.input_blocks + 50
+            and engine.stats.output_blocks >= start.output_blocks + 50
+        ),
+        timeout,
+        "the audio streams to run",
+    )
+
+
 def enqueue_in_deltas(
     engine: AudioEngine, item_id: str, samples: FloatArray, ms: int = 100
 ) -> None:
@@ -76,6 +90,7 @@ def measure_echo(rig: PulseRig, config: AudioEngineConfig | None = None) -> Echo
     chunks: list[UplinkChunk] = []
     engine.set_uplink_sink(chunks.append)
     engine.start()
+    wait_for_steady_streams(engine)
     room = EchoRoom(rig)
     try:
         enqueue_in_deltas(engine, "assistant", assistant)

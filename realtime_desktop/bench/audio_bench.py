@@ -6,8 +6,10 @@ Sets up the rig itself (audio/virtual_devices.py), then measures, full duplex:
 - mouth to wire: a sample reaching the input callback -> its encoded chunk ready to send,
   measured for the chunk's last sample (net of the device's own input latency);
 - wire to ear: a delta queued -> its first sample at the DAC (the callbacks' DAC time);
-- barge-in: flush request -> the device falls silent, and |played_ms - where the speaker
-  recording stops| (truncation error);
+- barge-in: flush request -> the last sample handed to the device (``barge_in_cutoff_ms``,
+  net of the device's own output buffer, like mouth to wire) and -> silence at its DAC
+  (``barge_in_cutoff_at_dac_ms``, which adds PortAudio's reported output latency), and
+  |played_ms - where the speaker recording stops| (truncation error);
 - echo reduction (ERLE) after 2 s in a simulated room, and the user's energy kept;
 - xruns over all of it.
 """
@@ -26,7 +28,12 @@ from realtime_desktop.audio.analysis import align
 from realtime_desktop.audio.backends import SoundDeviceBackend
 from realtime_desktop.audio.engine import AudioEngine, AudioEngineConfig, UplinkChunk
 from realtime_desktop.audio.espeak import synthesize
-from realtime_desktop.audio.selftest import enqueue_in_deltas, measure_echo, wait_until
+from realtime_desktop.audio.selftest import (
+    enqueue_in_deltas,
+    measure_echo,
+    wait_for_steady_streams,
+    wait_until,
+)
 from realtime_desktop.audio.virtual_devices import PulseRig
 from realtime_desktop.bench.stats import percentile
 
@@ -61,7 +68,7 @@ def _duplex_run(rig: PulseRig, config: AudioEngineConfig, seconds: float) -> dic
     wire_to_ear: list[float] = []
     wire_to_render: list[float] = []
     try:
-        wait_until(lambda: len(chunks) > 10, 5, "the input stream")
+        wait_for_steady_streams(engine)
         feed.loop(user)
         cpu_start, wall_start = engine.dsp_cpu_seconds, time.monotonic()
         item = 0
@@ -107,13 +114,15 @@ def _duplex_run(rig: PulseRig, config: AudioEngineConfig, seconds: float) -> dic
 
 def _one_barge_in(
     rig: PulseRig, config: AudioEngineConfig, speech: np.ndarray, cut_at_ms: float
-) -> tuple[float, float, int]:
-    """(flush request -> silence at the device, |played_ms - recorded stop|, xruns), in ms."""
+) -> tuple[float, float, float, int]:
+    """Flush request -> silence handed to the device (ms), -> silence at its DAC (ms),
+    |played_ms - where the recording stops| (ms), xruns."""
     expected = soxr.resample(speech, 24_000, rig.sample_rate)
     engine = AudioEngine(config, SoundDeviceBackend())
     engine.start()
     recorder = rig.record_speaker()
     try:
+        wait_for_steady_streams(engine)
         wait_until(lambda: recorder.duration_s() > 0.1, 5, "the recorder")
         enqueue_in_deltas(engine, "item", speech)
         wait_until(lambda: engine.played_ms("item") > cut_at_ms, 10, "playback")
@@ -127,6 +136,7 @@ def _one_barge_in(
         time.sleep(0.3)  # the recorder's pipe lags the sink by its own latency
         played = engine.played_ms("item")
         xruns = engine.stats.xruns
+        device_latency_s = engine.stats.output_latency_ms / 1000.0
     finally:
         recorded = recorder.stop()
         engine.stop()
@@ -134,20 +144,23 @@ def _one_barge_in(
     tail = recorded[max(lag, 0) :]
     audible = np.flatnonzero(np.abs(tail) > 1e-3)
     stop_ms = (audible[-1] + 1) * 1000.0 / rig.sample_rate if audible.size else 0.0
-    return (report.silent_at - requested_at) * 1000.0, abs(played - stop_ms), xruns
+    to_dac = (report.silent_at - requested_at) * 1000.0
+    return to_dac - device_latency_s * 1000.0, to_dac, abs(played - stop_ms), xruns
 
 
 def _barge_in_run(rig: PulseRig, config: AudioEngineConfig, repeats: int) -> dict[str, Any]:
     speech = synthesize(_SPEECH, 24_000)
     runs = [_one_barge_in(rig, config, speech, 1500 + 400 * k) for k in range(repeats)]
     cutoffs = [r[0] for r in runs]
-    errors = [r[1] for r in runs]
+    to_dac = [r[1] for r in runs]
+    errors = [r[2] for r in runs]
     return {
         "barge_in_cutoff_ms": statistics.median(cutoffs),
         "barge_in_cutoff_max_ms": max(cutoffs),
+        "barge_in_cutoff_at_dac_ms": statistics.median(to_dac),
         "truncation_error_ms": statistics.median(errors),
         "truncation_error_max_ms": max(errors),
-        "xruns": sum(r[2] for r in runs),
+        "xruns": sum(r[3] for r in runs),
     }
 
 

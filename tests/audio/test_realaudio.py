@@ -22,6 +22,7 @@ from realtime_desktop.audio.selftest import (
     enqueue_in_deltas,
     measure_echo,
     uplink_audio,
+    wait_for_steady_streams,
     wait_until,
 )
 from realtime_desktop.audio.virtual_devices import PulseRig
@@ -37,6 +38,7 @@ def real_engine(pulse_rig: PulseRig) -> Iterator[AudioEngine]:
         AudioEngineConfig(echo_cancellation=False, noise_suppression=False), SoundDeviceBackend()
     )
     engine.start()
+    wait_for_steady_streams(engine)
     yield engine
     engine.stop()
 
@@ -168,7 +170,7 @@ def test_two_minutes_full_duplex_without_xruns_while_the_main_thread_is_busy(
     engine.start()
     feed = pulse_rig.open_mic_feed(RIG_RATE)
     try:
-        wait_until(lambda: engine.stats.uplink_chunks > 5, 5, "the input stream to run")
+        wait_for_steady_streams(engine)
         feed.loop(user)
         started = time.monotonic()
         queued_items = 0

@@ -1,7 +1,10 @@
 """The raw protocol log behind the event inspector: every client and server event, bounded.
 
-A response streams dozens of audio deltas a second, so consecutive events of one type and
-direction collapse into one row with a count (the Realtime console's trick, PEERS.md M7), audio
+A response streams dozens of audio deltas a second, so events of one type and direction collapse
+into one row with a count (the Realtime console's trick, PEERS.md M7). Streaming events (deltas,
+microphone appends) interleave — audio and transcript deltas alternate while the assistant talks,
+appends go out meanwhile — so a streaming event joins its type's open run as long as only other
+streaming events came after it; any other event closes the runs. Audio
 payloads are elided before anything is stored (a 40 ms delta is 2.5 kB of base64 the inspector
 never needs), and the oldest rows are dropped past a fixed count, so a long session cannot grow
 the log without bound (PEERS.md pain point 11).
@@ -29,6 +32,13 @@ _BULKY_TYPES_WITH_DELTA = frozenset(
     {"response.output_audio.delta", "response.audio.delta", "input_audio_buffer.append"}
 )
 _ELIDE_ABOVE_CHARS = 200
+# How far back a streaming event looks for its open run: streaming types that interleave are
+# few (audio, transcript, text, arguments deltas and appends), so a run is never far back.
+_STREAM_LOOKBACK = 8
+
+
+def is_streaming(event_type: str) -> bool:
+    return event_type.endswith(".delta") or event_type == "input_audio_buffer.append"
 
 
 class Direction(StrEnum):
@@ -134,12 +144,12 @@ class EventLog:
         """Adds one event as it went over the wire (``event.to_wire(dialect)``)."""
         now = self._clock() - self._origin
         event_type = str(wire.get("type", "?"))
-        last = self._rows[-1] if self._rows else None
-        if last is not None and last.type == event_type and last.direction is direction:
-            last.count += 1
-            last.last_at = now
-            last.last_payload = self._light_copy(event_type, wire)
-            index = len(self._rows) - 1
+        index = self._open_run(direction, event_type)
+        if index is not None:
+            row = self._rows[index]
+            row.count += 1
+            row.last_at = now
+            row.last_payload = self._light_copy(event_type, wire)
             for listener in self._listeners:
                 listener.row_changed(index)
             return
@@ -159,6 +169,19 @@ class EventLog:
         )
         for listener in self._listeners:
             listener.rows_appended(index, index)
+
+    def _open_run(self, direction: Direction, event_type: str) -> int | None:
+        """The row this event joins: the last row if it has the same type and direction, or,
+        for a streaming event, the latest row of its type with only streaming rows after it."""
+        streaming = is_streaming(event_type)
+        last = len(self._rows) - 1
+        for index in range(last, max(-1, last - _STREAM_LOOKBACK), -1):
+            row = self._rows[index]
+            if row.type == event_type and row.direction is direction:
+                return index
+            if not streaming or not is_streaming(row.type):
+                return None
+        return None
 
     @staticmethod
     def _light_copy(event_type: str, wire: dict[str, Any]) -> dict[str, Any]:

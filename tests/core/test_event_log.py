@@ -151,3 +151,33 @@ def test_export_jsonl(tmp_path: Path) -> None:
         "event": {"type": "response.cancel"},
     }
     assert not list(tmp_path.glob("*.part"))
+
+
+def test_interleaved_streaming_events_stay_in_their_runs() -> None:
+    log = EventLog()
+    log.record(Direction.RECEIVED, {"type": "response.created"})
+    for n in range(20):
+        log.record(Direction.RECEIVED, _delta(n))
+        log.record(Direction.RECEIVED, {"type": "response.output_audio_transcript.delta"})
+        log.record(Direction.SENT, {"type": "input_audio_buffer.append", "audio": "A" * 900})
+    log.record(Direction.RECEIVED, {"type": "response.output_audio.done"})
+    log.record(Direction.RECEIVED, _delta(99))  # a new response's audio: a new run
+    assert [(row.type, row.count) for row in log] == [
+        ("response.created", 1),
+        ("response.output_audio.delta", 20),
+        ("response.output_audio_transcript.delta", 20),
+        ("input_audio_buffer.append", 20),
+        ("response.output_audio.done", 1),
+        ("response.output_audio.delta", 1),
+    ]
+
+
+def test_non_streaming_events_collapse_only_when_consecutive() -> None:
+    log = EventLog()
+    for event_type in ("error", "response.output_audio.delta", "error", "error"):
+        log.record(Direction.RECEIVED, {"type": event_type})
+    assert [(row.type, row.count) for row in log] == [
+        ("error", 1),
+        ("response.output_audio.delta", 1),
+        ("error", 2),
+    ]

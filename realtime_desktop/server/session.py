@@ -168,7 +168,7 @@ class RealtimeSession:
     @property
     def config(self) -> RealtimeSessionConfig:
         """The effective session configuration, as ``session.updated`` last reported it."""
-        return self.settings.model
+        return self.settings.config
 
     @property
     def active_response(self) -> ResponseRun | None:
@@ -204,7 +204,7 @@ class RealtimeSession:
         if self.faults.drop_within_s is not None:
             self._spawn(self._outbox.drop_at_random(self.faults.drop_within_s, self.faults.seed))
         try:
-            await self._send(SessionCreated(session=self.settings.model))
+            await self._send(SessionCreated(session=self.settings.config))
             if self.dialect == "beta":
                 await self._send(
                     ConversationCreated(
@@ -245,7 +245,7 @@ class RealtimeSession:
         await self._outbox.put(event)
 
     def _huge_event_frame(self) -> str:
-        wire = SessionUpdated(session=self.settings.model).to_wire(self.dialect)
+        wire = SessionUpdated(session=self.settings.config).to_wire(self.dialect)
         wire["session"]["x_offline_padding"] = "x" * HUGE_EVENT_BYTES
         return json.dumps(wire)
 
@@ -303,7 +303,7 @@ class RealtimeSession:
         )
         self.input.set_format(self.settings.input_format)
         self.input.set_turn_detection(self.settings.turn_detection)
-        await self._send(SessionUpdated(session=self.settings.model))
+        await self._send(SessionUpdated(session=self.settings.config))
 
     # Input audio --------------------------------------------------------------------------------
 

@@ -195,7 +195,7 @@ class SessionSettings:
     # The session object -------------------------------------------------------------------------
 
     @property
-    def model(self) -> RealtimeSessionConfig:
+    def config(self) -> RealtimeSessionConfig:
         """The effective configuration as a model (a copy: it goes into events)."""
         return self._model.model_copy(deep=True)
 

@@ -36,7 +36,12 @@ MIC_SINK: Final = "mic_in"
 RIG_SAMPLE_RATE: Final = 48_000
 _PACTL_TIMEOUT_S: Final = 5.0
 _DAEMON_START_TIMEOUT_S: Final = 10.0
-_STREAM_LATENCY_MS: Final = 10
+# Injected speech does not need low latency, and a 10 ms pacat buffer runs dry whenever the
+# machine is busy for a moment, which would put gaps into the "source" a test compares with.
+_FEED_LATENCY_MS: Final = 200
+# The simulated room's path (and the recorder) stay short so the echo delay stays realistic.
+_ROOM_LATENCY_MS: Final = 20
+_RECORD_LATENCY_MS: Final = 10
 _FLOAT_BYTES: Final = 4
 
 
@@ -197,25 +202,25 @@ class PulseRig:
         return SpeakerRecorder(self.speaker_monitor, sample_rate or self.sample_rate)
 
 
-def _raw_args(rate: int) -> list[str]:
+def _raw_args(rate: int, latency_ms: int) -> list[str]:
     return [
         "--raw",
         "--format=float32le",
         f"--rate={rate}",
         "--channels=1",
-        f"--latency-msec={_STREAM_LATENCY_MS}",
+        f"--latency-msec={latency_ms}",
     ]
 
 
 class MicFeed:
     """A ``pacat`` playback stream into the microphone sink."""
 
-    def __init__(self, sink: str, sample_rate: int) -> None:
+    def __init__(self, sink: str, sample_rate: int, latency_ms: int = _FEED_LATENCY_MS) -> None:
         self.sample_rate = sample_rate
         self._stopping = threading.Event()
         self._looper: threading.Thread | None = None
         self._process = subprocess.Popen(
-            [_require("pacat"), "--playback", "-d", sink, *_raw_args(sample_rate)],
+            [_require("pacat"), "--playback", "-d", sink, *_raw_args(sample_rate, latency_ms)],
             stdin=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
@@ -271,7 +276,7 @@ class SpeakerRecorder:
         self._chunks: list[bytes] = []
         self._lock = threading.Lock()
         self._process = subprocess.Popen(
-            [_require("parec"), "-d", source, *_raw_args(sample_rate)],
+            [_require("parec"), "-d", source, *_raw_args(sample_rate, _RECORD_LATENCY_MS)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
@@ -366,11 +371,16 @@ class EchoRoom:
         self._stop = threading.Event()
         self._error: BaseException | None = None
         self._source = subprocess.Popen(
-            [_require("parec"), "-d", rig.speaker_monitor, *_raw_args(self.sample_rate)],
+            [
+                _require("parec"),
+                "-d",
+                rig.speaker_monitor,
+                *_raw_args(self.sample_rate, _ROOM_LATENCY_MS),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        self._sink = MicFeed(rig.mic_sink, self.sample_rate)
+        self._sink = MicFeed(rig.mic_sink, self.sample_rate, _ROOM_LATENCY_MS)
         self._thread = threading.Thread(target=self._run, name="echo-room", daemon=True)
         self._thread.start()
 

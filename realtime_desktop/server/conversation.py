@@ -62,6 +62,9 @@ class Conversation:
         self.id = new_id("conv_")
         self._items: list[Item] = []
         self._audio: dict[tuple[str, int], AudioClip] = {}
+        # Truncation is final: an answer still streaming must not write back what the
+        # listener never heard (audio past the cut, the transcript).
+        self._truncated: set[tuple[str, int]] = set()
 
     def __iter__(self) -> Iterator[Item]:
         return iter(list(self._items))
@@ -107,9 +110,20 @@ class Conversation:
         self._items = [item for item in self._items if item_id(item) != wanted]
         for key in [key for key in self._audio if key[0] == wanted]:
             del self._audio[key]
+        self._truncated = {key for key in self._truncated if key[0] != wanted}
 
     def set_audio(self, wanted: str, content_index: int, clip: AudioClip) -> None:
         self._audio[(wanted, content_index)] = clip
+
+    def truncate(self, wanted: str, content_index: int, end_ms: int) -> None:
+        """Cuts a part's audio at ``end_ms`` for good (see ``is_truncated``)."""
+        clip = self._audio.get((wanted, content_index))
+        if clip is not None:
+            self._audio[(wanted, content_index)] = clip.truncated(end_ms)
+        self._truncated.add((wanted, content_index))
+
+    def is_truncated(self, wanted: str, content_index: int = 0) -> bool:
+        return (wanted, content_index) in self._truncated
 
     def audio(self, wanted: str, content_index: int = 0) -> AudioClip | None:
         return self._audio.get((wanted, content_index))

@@ -8,7 +8,10 @@ ends). So the speech itself runs from ``audio_start_ms + prefix_padding_ms`` to
 ``audio_end_ms - silence_duration_ms``.
 
 Detection runs on the audio actually received: webrtcvad decisions on 10 ms frames gated by an
-energy floor that ``threshold`` moves (:mod:`realtime_desktop.audio.vad`).
+energy floor that ``threshold`` moves (:mod:`realtime_desktop.audio.vad`). While turn detection
+is on and nobody speaks, the buffer keeps only the last second or so (what a coming turn's
+prefix padding needs, or the silent span an idle timeout commits), so a manual commit then
+commits that much.
 """
 
 from __future__ import annotations

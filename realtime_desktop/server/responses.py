@@ -335,12 +335,16 @@ class ResponseRun:
         else:
             audio, transcript = await self._render_audio(decision)
             spoken = await self._stream_audio(item, output_index, audio, transcript)
-            item.content = [ContentPart(type="output_audio", transcript=spoken)]
+            if self._conversation.is_truncated(item.id or ""):
+                item.content = [ContentPart(type="output_audio")]
+            else:
+                item.content = [ContentPart(type="output_audio", transcript=spoken)]
         await self._close_item(item, output_index)
 
     async def _stream_text(self, item: MessageItem, output_index: int, text: str) -> str:
         ids = self._part_ids(item, output_index)
         await self._emit(ResponseContentPartAdded(**ids, part=ContentPart(type="text", text="")))
+        item.content = [ContentPart(type="output_text", text="")]
         sent = ""
         for word in _WORDS.findall(text):
             if self._stopped or not self._fits(text=word):
@@ -370,6 +374,8 @@ class ResponseRun:
         await self._emit(
             ResponseContentPartAdded(**ids, part=ContentPart(type="audio", transcript=""))
         )
+        # The part exists from now on: a client may truncate it before the answer ends.
+        item.content = [ContentPart(type="output_audio")]
         chunk_bytes = self._pacing.chunk_ms * fmt.bytes_per_ms
         chunks = [audio[start : start + chunk_bytes] for start in range(0, len(audio), chunk_bytes)]
         words = _WORDS.findall(transcript)
@@ -394,7 +400,7 @@ class ResponseRun:
             self._output_tokens.audio = audio_tokens(
                 fmt.duration_ms(len(sent_audio)), assistant=True
             )
-            if item.id in self._conversation:
+            if item.id in self._conversation and not self._conversation.is_truncated(item.id or ""):
                 self._conversation.set_audio(item.id or "", 0, AudioClip(bytes(sent_audio), fmt))
             await self._pause(self._pacing.audio_pause_s(chunk_ms))
         if not chunks and not self._stopped:

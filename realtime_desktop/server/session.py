@@ -595,9 +595,7 @@ class RealtimeSession:
             )
         if event.audio_end_ms > clip.duration_ms:
             raise errors.truncate_past_end(int(clip.duration_ms), event.audio_end_ms)
-        self.conversation.set_audio(
-            event.item_id, event.content_index, clip.truncated(event.audio_end_ms)
-        )
+        self.conversation.truncate(event.item_id, event.content_index, event.audio_end_ms)
         # The transcript goes entirely, not just its unheard tail (PROTOCOL.md §5.5).
         content[event.content_index] = ContentPart(type=content[event.content_index].type)
         await self._send(

@@ -442,3 +442,31 @@ async def test_truncate_checks_the_audio_length(dialect: str, speech: Any) -> No
         bad = await c.send("session.update", session=session)
         assert (await c.error_for(bad))["code"] == "cannot_update_voice"
         assert server.sessions[0].conversation.audio(answer["id"]).data == audio
+
+
+@DIALECTS
+@asyncio_test
+async def test_cancel_then_truncate_at_once_keeps_the_cut(dialect: str) -> None:
+    """The app's Interrupt button sends both without waiting for response.done."""
+    async with (
+        running(pacing=TRICKLE) as server,
+        RealtimeClient.open(server.url, TOKEN, dialect=dialect) as c,
+    ):
+        created = await _start(c)
+        await _create_item(c, user_text("Please read this sentence aloud to me."))
+        await c.send("response.create")
+        delta = await c.next_of("response.output_audio.delta")
+        await c.send("response.cancel")
+        await c.send(
+            "conversation.item.truncate", item_id=delta["item_id"], content_index=0, audio_end_ms=10
+        )
+        done = await c.next_of("response.done")
+        assert done["response"]["status"] == "cancelled"
+        if not any(e["type"] == "conversation.item.truncated" for e in c.log):
+            await c.next_of("conversation.item.truncated")
+        item = _server_session(server, created).conversation.get(delta["item_id"])
+        assert item is not None
+        assert item.content[0].transcript is None  # type: ignore[union-attr]
+        clip = _server_session(server, created).conversation.audio(delta["item_id"])
+        assert clip is not None
+        assert clip.duration_ms == 10

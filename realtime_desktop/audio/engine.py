@@ -47,6 +47,7 @@ from realtime_desktop.audio.constants import (
     HALF_DUPLEX_HANGOVER_MS,
     MAX_BLOCK_MS,
     MIN_BLOCK_MS,
+    PLAYBACK_ITEM_SLOTS,
     PROCESSING_SAMPLE_RATE,
     REOPEN_INTERVAL_S,
     STREAM_STALL_TIMEOUT_S,
@@ -527,7 +528,7 @@ class AudioEngine:
 
     def _new_item(self, item_id: str) -> _Item:
         tracker = self._tracker
-        slots = tracker.slots if tracker is not None else 256
+        slots = tracker.slots if tracker is not None else PLAYBACK_ITEM_SLOTS
         if not self._slot_items:
             self._slot_items = [None] * slots
         slot = self._next_slot % slots
@@ -590,7 +591,7 @@ class AudioEngine:
         discarded = tuple(
             other
             for other, state in self._items.items()
-            if state.generation < generation
+            if state.generation == generation - 1  # queued since the previous flush
             and other != item_id
             and tracker.rendered_frames[state.slot] == 0
         )

@@ -298,3 +298,28 @@ def test_start_and_stop_are_idempotent(plain_config: AudioEngineConfig) -> None:
     engine.stop()
     engine.stop()
     assert not engine.running
+
+
+def test_a_second_flush_reports_only_what_it_cut(
+    fake_engine: AudioEngine, fake_backend: FakeBackend
+) -> None:
+    fake_engine.enqueue_playback("item_a", _wire(_tone(300, 1.0, 24_000)))
+    fake_engine.enqueue_playback("item_b", _wire(_tone(500, 1.0, 24_000)))
+    fake_backend.step(20)
+    first = fake_engine.flush_playback()
+    fake_backend.step(2)
+    report = fake_engine.flush_report(first)
+    assert report is not None
+    assert report.discarded_item_ids == ("item_b",)
+    fake_engine.enqueue_playback("item_c", _wire(_tone(400, 1.0, 24_000)))
+    fake_engine.enqueue_playback("item_d", _wire(_tone(450, 1.0, 24_000)))
+    fake_backend.step(20)
+    second = fake_engine.flush_playback()
+    fake_backend.step(2)
+    report = fake_engine.flush_report(second)
+    assert report is not None
+    assert report.item_id == "item_c"
+    assert report.discarded_item_ids == ("item_d",)
+    assert fake_engine.flush_report(first) is None  # superseded
+    assert fake_engine.played_ms("item_a") > 0
+    assert fake_engine.played_ms("item_b") == 0.0

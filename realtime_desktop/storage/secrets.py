@@ -200,7 +200,10 @@ class SecretStore:
         return await asyncio.to_thread(self.resolve, provider)
 
     async def store_key_async(self, provider: str, key: str) -> None:
-        await asyncio.to_thread(self.store_key, provider, key)
+        # The key travels inside a closure, not as an argument: an executor that logs what it
+        # is given (qasync's does, at DEBUG) would otherwise write the key to the log before
+        # store_key() has registered it for redaction.
+        await asyncio.to_thread(lambda: self.store_key(provider, key))
 
     async def delete_key_async(self, provider: str) -> bool:
         return await asyncio.to_thread(self.delete_key, provider)

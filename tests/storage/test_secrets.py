@@ -4,6 +4,7 @@ explained, and never in a file under the profile or in a log line."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 from pathlib import Path
 
@@ -151,6 +152,26 @@ def test_async_variants_run_off_the_loop(memory_keyring: MemoryKeyring) -> None:
         return resolved
 
     assert asyncio.run(scenario()).value == KEY
+
+
+def test_storing_off_the_loop_hands_the_executor_no_key(memory_keyring: MemoryKeyring) -> None:
+    """qasync's executor logs every call it is given, arguments included, at DEBUG."""
+    submitted: list[str] = []
+
+    class RecordingExecutor(concurrent.futures.ThreadPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+            submitted.append(repr((fn, args, kwargs)))
+            return super().submit(fn, *args, **kwargs)
+
+    async def scenario() -> None:
+        with RecordingExecutor(max_workers=1) as executor:
+            asyncio.get_running_loop().set_default_executor(executor)
+            await SecretStore(environ={}).store_key_async("azure", AZURE_KEY)
+
+    asyncio.run(scenario())
+    assert memory_keyring.entries[(service_name("azure"), KEYRING_USER)] == AZURE_KEY
+    assert submitted
+    assert not [call for call in submitted if AZURE_KEY in call]
 
 
 def test_the_key_is_never_in_a_file_or_a_log_line(

@@ -58,6 +58,33 @@ def wait_for_steady_streams(engine: AudioEngine, timeout: float = 10.0) -> None:
     )
 
 
+def voiced_cut_points(
+    speech: FloatArray, sample_rate: int, count: int, *, after_ms: float = 1000.0
+) -> list[float]:
+    """Positions (ms) early in voiced stretches of at least 250 ms, to flush playback at.
+
+    A flush that lands in a pause between words cannot be located in a recording (silence
+    looks the same wherever playback stopped), so barge-in measurements cut inside speech;
+    the stretch leaves room for the frames already inside the device.
+    """
+    frame = sample_rate // 100
+    n_frames = len(speech) // frame
+    rms = np.sqrt(np.mean(np.square(speech[: n_frames * frame].reshape(n_frames, frame)), axis=1))
+    voiced = rms > 0.1 * float(rms.max())
+    cuts: list[float] = []
+    run_start: int | None = None
+    for index, is_voiced in enumerate([*voiced.tolist(), False]):
+        if is_voiced and run_start is None:
+            run_start = index
+        elif not is_voiced and run_start is not None:
+            if index - run_start >= 25 and run_start * 10 >= after_ms:
+                cuts.append(run_start * 10.0 + 20.0)
+            run_start = None
+    if len(cuts) < count:
+        raise ValueError(f"the speech has only {len(cuts)} voiced stretches of 250 ms")
+    return cuts[:count]
+
+
 def enqueue_in_deltas(
     engine: AudioEngine, item_id: str, samples: FloatArray, ms: int = 100
 ) -> None:

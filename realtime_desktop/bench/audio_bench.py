@@ -31,6 +31,7 @@ from realtime_desktop.audio.espeak import synthesize
 from realtime_desktop.audio.selftest import (
     enqueue_in_deltas,
     measure_echo,
+    voiced_cut_points,
     wait_for_steady_streams,
     wait_until,
 )
@@ -150,7 +151,8 @@ def _one_barge_in(
 
 def _barge_in_run(rig: PulseRig, config: AudioEngineConfig, repeats: int) -> dict[str, Any]:
     speech = synthesize(_SPEECH, 24_000)
-    runs = [_one_barge_in(rig, config, speech, 1500 + 400 * k) for k in range(repeats)]
+    cuts = voiced_cut_points(speech, 24_000, repeats)
+    runs = [_one_barge_in(rig, config, speech, cut) for cut in cuts]
     cutoffs = [r[0] for r in runs]
     to_dac = [r[1] for r in runs]
     errors = [r[2] for r in runs]

@@ -22,6 +22,7 @@ from realtime_desktop.audio.selftest import (
     enqueue_in_deltas,
     measure_echo,
     uplink_audio,
+    voiced_cut_points,
     wait_for_steady_streams,
     wait_until,
 )
@@ -108,7 +109,8 @@ def test_barge_in_silences_within_one_block_and_played_ms_matches(
     try:
         wait_until(lambda: recorder.duration_s() > 0.1, 5, "the recorder to start")
         enqueue_in_deltas(real_engine, "item_a", source)
-        wait_until(lambda: real_engine.played_ms("item_a") > 2500, 10, "2.5 s of playback")
+        cut_at = voiced_cut_points(source, 24_000, 1, after_ms=2000)[0]
+        wait_until(lambda: real_engine.played_ms("item_a") > cut_at, 10, "2 s of playback")
         generation = real_engine.flush_playback()
         rendered_at_request = real_engine.rendered_ms("item_a")
         wait_until(lambda: real_engine.is_flush_applied(generation), 1, "the flush")

@@ -50,6 +50,26 @@ $(DEV_STAMP): $(RUNTIME_STAMP) requirements-dev.lock
 	$(BIN)/pip install --quiet -r requirements-dev.lock
 	@touch $@
 
+# The one-folder bundle (packaging/realtime-desktop.spec). Rebuilt only when the app, its
+# resources, the packaging or the installed packages changed; a fresh build takes about a minute.
+BUNDLE_EXE := dist/realtime-desktop/realtime-desktop
+BUNDLE_INPUTS := $(shell find realtime_desktop resources packaging -type f -not -path '*/__pycache__/*') pyproject.toml
+
+bundle: $(BUNDLE_EXE)
+
+$(BUNDLE_EXE): $(DEV_STAMP) $(BUNDLE_INPUTS) | system-run
+	$(BIN)/pyinstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller packaging/realtime-desktop.spec
+	@touch $@
+
+# Only the packaging tests: build the bundle and run the frozen app's self-test (make test runs
+# them too, with everything else).
+test-bundle: $(DEV_STAMP) system-test bundle
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -X faulthandler -m pytest tests/bundle $(PYTEST_ARGS)
+
+# The menu entry and icons for the current user; Exec= is the bundle if built, else the venv.
+install-desktop: $(RUNTIME_STAMP)
+	$(BIN)/python packaging/install_desktop.py
+
 system-run:
 	@scripts/system-deps.sh run
 

@@ -13,3 +13,16 @@ METER_DECAY_DB_PER_S: Final = 24.0
 """How fast a level meter's bar and peak tick fall back (ballistics live in the view)."""
 
 PEAK_HOLD_S: Final = 1.0
+
+DEVICE_RESCAN_INTERVAL_MS: Final = 2000
+"""Audio devices: PortAudio has no hot-plug notification, so the settings dialog rescans while
+its Audio page is visible. Two seconds feels immediate after plugging in a headset, and a
+rescan (a PortAudio re-initialisation, off the GUI thread) costs far less than that."""
+
+SEARCH_DEBOUNCE_MS: Final = 300
+"""History search: the full-text search (which reads every document) starts once typing
+pauses this long; the title filter applies at every keystroke."""
+
+PREVIEW_DEBOUNCE_MS: Final = 120
+"""History window: a conversation is opened for the preview once the selection rests this
+long, so scrolling through the list with the arrow keys does not read every file."""

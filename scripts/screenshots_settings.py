@@ -381,6 +381,12 @@ async def _capture_settings(
     await _settle()
     _save(dialog, out_dir, "settings-1c-connection-tested", saved)
 
+    dialog.resize(dialog.minimumSize())
+    dialog.show_page("Audio")
+    await _settle()
+    _save(dialog, out_dir, "settings-8-smallest-size", saved)
+    dialog.resize(dialog.sizeHint())
+
     dialog.show_page("Turn detection")
     dialog.editors["turn_detection.mode"].set_value("semantic_vad")
     dialog.editors["turn_detection.threshold"].set_value("1.5")

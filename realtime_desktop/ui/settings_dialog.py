@@ -254,6 +254,7 @@ class SettingsDialog(QDialog):
         self._errors: dict[str, str] = {}
         self._busy_applying = False
         self._testing = False
+        self._tested_connection: object = None
         self._scanning = False
 
         self.editors: dict[str, FieldEditor] = {}
@@ -404,6 +405,7 @@ class SettingsDialog(QDialog):
             return
         # Busy from the click on, not from when the task first runs: no second click slips in.
         self._testing = True
+        self._tested_connection = draft.connection
         self._update_buttons()
         self.test_progress.setVisible(True)
         where = draft.connection.provider
@@ -548,12 +550,9 @@ class SettingsDialog(QDialog):
         self.test_result.setAccessibleName("Connection test result")
         self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.test_result.setVisible(False)
-        row = QHBoxLayout()
-        row.addWidget(self.test_button)
-        row.addWidget(self.test_progress)
-        row.addStretch(1)
-        form.addRow(page.spacer(), row)
-        form.addRow(page.spacer(), self.test_result)
+        form.addRow(
+            page.spacer(), _stacked(_row(self.test_button, self.test_progress), self.test_result)
+        )
         self.test_button.clicked.connect(self.test_connection)
 
     def _add_audio_check(self, form: QFormLayout) -> None:
@@ -572,12 +571,10 @@ class SettingsDialog(QDialog):
         column.addWidget(self.meter_status)
         self.meter_label = QLabel("Microphone level")
         form.addRow(self.meter_label, meter_field)
-        tone_row = QHBoxLayout()
-        tone_row.addWidget(self.tone_button)
-        tone_row.addStretch(1)
+        # The device problem shares the row of the tone button: a hidden row of its own
+        # would still take the form's spacing.
         page = self.pages[-1]
-        form.addRow(page.spacer(), tone_row)
-        form.addRow(page.spacer(), self.device_status)
+        form.addRow(page.spacer(), _stacked(_row(self.tone_button), self.device_status))
         self.tone_button.clicked.connect(self._services.play_test_tone)
 
     def _add_log_folder(self, form: QFormLayout) -> None:
@@ -658,6 +655,8 @@ class SettingsDialog(QDialog):
                 shown[where] = message  # not at any field (a rule about the whole file)
         self._errors = shown
         self._draft = draft if not shown else None
+        if not self._testing and (draft is None or draft.connection != self._tested_connection):
+            self.test_result.show_message("")  # the result was about other settings
         self._update_dependent_fields(values)
         self._update_buttons()
         self._update_problem_summary()
@@ -844,3 +843,25 @@ class SettingsDialog(QDialog):
             if isinstance(editor, DeviceEditor):
                 editor.set_devices(devices)
         self.devices_refreshed.emit()
+
+
+def _row(*widgets: QWidget) -> QWidget:
+    """Widgets side by side, left-aligned."""
+    holder = QWidget()
+    layout = QHBoxLayout(holder)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget)
+    layout.addStretch(1)
+    return holder
+
+
+def _stacked(*widgets: QWidget) -> QWidget:
+    """Widgets one above the other; a hidden one takes no space."""
+    holder = QWidget()
+    layout = QVBoxLayout(holder)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(4)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return holder

@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt, SignalInstance
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QFileDialog
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
+from realtime_desktop.storage.autosave import Autosaver
 from realtime_desktop.storage.conversation import ConversationDocument
 from realtime_desktop.storage.conversation_store import ConversationStore, ConversationSummary
 from realtime_desktop.ui.history_window import (
@@ -467,6 +468,47 @@ def test_a_conversation_that_breaks_after_listing_is_explained_when_opened(
         assert victim not in window.visible_ids()
 
     run_async(scenario())
+
+
+def test_a_conversation_still_going_on_is_not_deleted(
+    run_async: RunAsync, make_window: MakeWindow, store: ConversationStore
+) -> None:
+    async def scenario() -> None:
+        window = await make_window()
+        live_id = window.visible_ids()[0]
+        autosaver = Autosaver(store, store.open(live_id))  # the main window's live session
+        try:
+            window.select(live_id)
+            failed = Emitted(window.failed)
+            window.delete_selected()
+            (message,) = await failed.wait()
+            assert "still going on" in message
+            assert live_id in window.visible_ids()
+            assert store.document_path(live_id).exists()
+        finally:
+            await autosaver.close()
+
+    run_async(scenario())
+
+
+def test_export_asks_where_with_a_file_dialog(
+    run_async: RunAsync, make_window: MakeWindow, tmp_path: Path
+) -> None:
+    async def scenario() -> str:
+        window = await make_window()
+        window.select(window.visible_ids()[0])
+        window.export_actions["markdown"].trigger()
+        [chooser] = window.findChildren(QFileDialog)
+        assert chooser.isVisible()
+        assert chooser.isModal()  # open(), not exec(): modal, yet the loop keeps running
+        assert chooser.selectedFiles()[0].endswith("Trip planning.md")
+        exported = Emitted(window.exported)
+        chooser.selectFile(str(tmp_path / "trip.md"))
+        chooser.accept()
+        (written,) = await exported.wait()
+        return str(written)
+
+    assert Path(run_async(scenario())).read_text().startswith("# Trip planning")
 
 
 def test_actions_have_keys(run_async: RunAsync, make_window: MakeWindow) -> None:

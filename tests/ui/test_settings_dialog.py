@@ -19,7 +19,14 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QPoint, Qt, SignalInstance
-from PySide6.QtWidgets import QAbstractButton, QApplication, QCheckBox, QLabel, QWidget
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QApplication,
+    QCheckBox,
+    QFileDialog,
+    QLabel,
+    QWidget,
+)
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
@@ -643,6 +650,10 @@ def test_connection_succeeds_against_the_offline_server(
         assert dialog.test_result.tone is Tone.SUCCESS
         assert not dialog.test_progress.isVisible()
         assert dialog.test_button.isEnabled()
+        dialog.editors["voice.voice"].set_value("ash")
+        assert dialog.test_result.isVisible()  # still about these connection settings
+        dialog.editors["connection.provider"].set_value("openai")
+        assert not dialog.test_result.isVisible()  # no longer
 
     run_async(scenario())
 
@@ -773,6 +784,29 @@ def test_the_meter_shows_the_live_microphone_level(
 
 def dialog_log_dir(dialog: SettingsDialog) -> Path:
     return Path(dialog.log_folder_label.text())
+
+
+def test_the_folder_is_chosen_with_a_folder_dialog(
+    run_async: RunAsync, make_dialog: MakeDialog, qtbot: QtBot, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        dialog = await make_dialog()
+        dialog.show_page("Privacy & storage")
+        folder = dialog.editors["privacy.conversations_dir"]
+        assert isinstance(folder, FolderEditor)
+        qtbot.mouseClick(folder.choose_button, Qt.MouseButton.LeftButton)
+        [chooser] = dialog.findChildren(QFileDialog)
+        assert chooser.isVisible()
+        assert chooser.fileMode() == QFileDialog.FileMode.Directory
+        chooser.selectFile(str(tmp_path))
+        chooser.accept()
+        await dialog.idle()
+        assert folder.value() == str(tmp_path)
+        draft = dialog.draft()
+        assert draft is not None
+        assert draft.privacy.conversations_dir == str(tmp_path)
+
+    run_async(scenario())
 
 
 def test_turn_detection_mode_enables_only_its_fields(

@@ -157,7 +157,7 @@ PAGES: tuple[PageLayout, ...] = (
                 ("privacy.save_conversations", "privacy.conversations_dir", "privacy.record_audio"),
             ),
             Section("Logs", ("privacy.log_level",)),
-            Section("Prices (USD per million tokens)", ("prices",)),
+            Section("Prices", ("prices",)),
         ),
     ),
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
+import re
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from realtime_desktop.storage.autosave import Autosaver
 from realtime_desktop.storage.conversation import ConversationDocument
 from realtime_desktop.storage.conversation_store import ConversationStore, ConversationSummary
 from realtime_desktop.ui.history_window import (
+    ITEMS_PER_PIECE,
     ConversationWindow,
     HistoryWindow,
     TranscriptColors,
@@ -261,6 +263,26 @@ def test_selecting_shows_the_transcript_read_only(
     run_async(scenario())
 
 
+def test_a_long_conversation_is_shown_whole(
+    run_async: RunAsync, make_window: MakeWindow, store: ConversationStore
+) -> None:
+    """It is laid out a piece at a time (ITEMS_PER_PIECE); every piece must arrive, in order."""
+    long_talk = document("Long talk", days_ago=0, seed=7, items=3 * ITEMS_PER_PIECE + 7)
+    store.save(long_talk)
+
+    async def scenario() -> str:
+        window = await make_window()
+        previewed = Emitted(window.previewed)
+        window.select(long_talk.id)
+        await previewed.wait()
+        return window.preview.toPlainText()
+
+    text = run_async(scenario())
+    numbers = [int(n) for n in re.findall(r"question number (\d+) about", text)]
+    assert numbers == list(range(0, 3 * ITEMS_PER_PIECE + 7, 3))
+    assert text.count("Tool get_weather") == (3 * ITEMS_PER_PIECE + 7) // 3
+
+
 def test_the_transcript_escapes_what_people_said() -> None:
     made = make_document(1)
     made.items[0].transcript = "<b>not bold</b> & <script>"
@@ -271,16 +293,19 @@ def test_the_transcript_escapes_what_people_said() -> None:
 
 
 def test_open_shows_the_conversation_in_its_own_window(
-    run_async: RunAsync, make_window: MakeWindow
+    run_async: RunAsync, make_window: MakeWindow, qtbot: QtBot
 ) -> None:
     async def scenario() -> None:
         window = await make_window()
         first = window.visible_ids()[0]
         window.select(first)
-        window.open_selected()
+        window.activateWindow()
+        window.table.setFocus()
+        qtbot.keyClick(window.table, Qt.Key.Key_Return)
         await window.idle()
         opened = [w for w in QApplication.topLevelWidgets() if isinstance(w, ConversationWindow)]
         assert len(opened) == 1
+        assert window.open_action.toolTip() == "Open the conversation in its own window (Enter)"
         assert opened[0].windowTitle() == "Trip planning — Conversation"
         assert "Tool get_weather" in opened[0].view.toPlainText()
         opened[0].close()

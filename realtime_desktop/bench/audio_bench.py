@@ -17,6 +17,7 @@ Sets up the rig itself (audio/virtual_devices.py), then measures, full duplex:
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from typing import Any
@@ -201,4 +202,7 @@ def _measure(rig: PulseRig, args: argparse.Namespace) -> dict[str, Any]:
         "aec_erle_db": echo.erle_db,
         "aec_user_energy_kept": echo.user_kept,
         "xruns": no_aec["xruns"] + with_aec["xruns"] + barge_in["xruns"] + echo.xruns,
+        # Real-time figures mean little on an oversubscribed machine; say how busy it was.
+        "load_average_1min": os.getloadavg()[0],
+        "cpu_count": os.cpu_count(),
     }

@@ -234,11 +234,14 @@ class RealtimeConversation:
         tools: ToolRegistry | None = None,
         prices: PriceTable | None = None,
         event_log: EventLog | None = None,
+        conversation: Conversation | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``conversation``: a restored one (``recorder.conversation_from_document``) to
+        continue; its items are replayed into the session at ``start``."""
         self.audio = audio
         self.tools = tools if tools is not None else ToolRegistry()
-        self.conversation = Conversation()
+        self.conversation = conversation if conversation is not None else Conversation()
         self.sequencer = ResponseSequencer()
         self.executor = ToolExecutor(self.tools)
         self.cost = CostMeter(prices if prices is not None else PriceTable.default())
@@ -524,8 +527,25 @@ class RealtimeConversation:
         self.audio.set_uplink_sink(self._uplink_from_dsp)
         self.audio.set_vad_listener(self._vad_from_dsp)
         self.audio.set_capture_enabled(False)
-        if not self.audio.running:
+        if self.audio.running:
+            return
+        from realtime_desktop.audio.backends import DeviceError
+
+        try:
             self.audio.start()
+        except DeviceError as exc:
+            # The conversation still works by typing; say what failed and where to fix it.
+            self.audio.set_uplink_sink(None)
+            self.audio.set_vad_listener(None)
+            self.audio = None
+            self._emit_notice(
+                Notice(
+                    NoticeLevel.WARNING,
+                    f"No audio: {exc}. Typing still works; choose devices in Settings → Audio.",
+                    NoticeAction.OPEN_SETTINGS,
+                    key="audio",
+                )
+            )
 
     def _uplink_from_dsp(self, chunk: UplinkChunk) -> None:
         """DSP thread: hop onto the loop (one call per 20 ms chunk, not per device block)."""

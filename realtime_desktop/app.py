@@ -36,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", action="store_true", help="with --self-test: print JSON")
     parser.add_argument(
+        "--exit-after-shown",
+        action="store_true",
+        help='print "window shown" once the main window is shown, then quit (start-up timing)',
+    )
+    parser.add_argument(
         "--offline",
         action="store_true",
         help="use the offline echo server even when an API key is configured",
@@ -91,5 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if report.passed else 1
     if args.json:
         build_parser().error("--json only goes with --self-test")
-    print("realtime-desktop: the desktop window is not built yet (issue #6).", file=sys.stderr)
-    return 1
+    from realtime_desktop.ui.application import run_app
+
+    return run_app(
+        config_dir=args.config_dir,
+        force_offline=args.offline,
+        exit_after_shown=args.exit_after_shown,
+    )

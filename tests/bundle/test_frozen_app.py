@@ -59,6 +59,8 @@ REQUIRED_FILES = [
     "_internal/livekit/rtc/resources/liblivekit_ffi.so",
     "_internal/resources/icons/realtime-desktop.svg",
     "_internal/resources/icons/realtime-desktop-256.png",
+    "_internal/resources/linux/io.github.realtime_desktop.RealtimeDesktop.desktop",
+    "_internal/resources/linux/io.github.realtime_desktop.RealtimeDesktop.metainfo.xml",
     "_internal/PySide6/Qt/plugins/platforms/libqxcb.so",
     "_internal/PySide6/Qt/plugins/platforms/libqwayland.so",
     "_internal/PySide6/Qt/plugins/platforms/libqoffscreen.so",

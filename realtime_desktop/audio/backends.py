@@ -288,6 +288,8 @@ class FakeBackend:
         realtime: drive the callbacks from a thread at the real block rate; otherwise the test
             calls ``step()`` and the engine's DSP step runs after every block, so the whole
             pipeline is deterministic.
+        keep_rendered: keep a copy of everything rendered for ``rendered()`` (tests compare it);
+            off for long runs such as the memory soak, where it would grow without end.
     """
 
     def __init__(
@@ -299,6 +301,7 @@ class FakeBackend:
         input_latency_s: float = 0.010,
         output_latency_s: float = 0.020,
         realtime: bool = False,
+        keep_rendered: bool = True,
     ) -> None:
         self.sample_rate = sample_rate
         self.input_channels = input_channels
@@ -310,6 +313,7 @@ class FakeBackend:
         self._mic = np.zeros(0, dtype=np.float32)
         self._mic_lock = threading.Lock()
         self._rendered: list[FloatArray] = []
+        self.keep_rendered = keep_rendered
         self._in_cb: InputCallback | None = None
         self._out_cb: OutputCallback | None = None
         self._dsp: Callable[[], None] | None = None
@@ -415,7 +419,8 @@ class FakeBackend:
             self._time_info.outputBufferDacTime = now + self.output_latency_s
             self._in_cb(self._indata, self._block, self._time_info, self._status)
             self._out_cb(self._outdata, self._block, self._time_info, self._status)
-            self._rendered.append(self._outdata[:, 0].copy())
+            if self.keep_rendered:
+                self._rendered.append(self._outdata[:, 0].copy())
             self.blocks_run += 1
             if self.manual_clock:
                 self._time += self._block / self.sample_rate

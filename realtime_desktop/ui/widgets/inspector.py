@@ -27,6 +27,7 @@ from realtime_desktop.core.event_log import EventLog
 from realtime_desktop.ui.models.event_log_model import (
     COLUMN_COUNT,
     COLUMN_DIRECTION,
+    COLUMN_EVENT_ID,
     COLUMN_TIME,
     COLUMN_TYPE,
     ROW_ROLE,
@@ -77,9 +78,19 @@ class InspectorDock(QDockWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 6)
         self.table.setWordWrap(False)
+        # Column widths from the font, set once: ResizeToContents re-measures every row on every
+        # change, which made a hidden inspector cost the GUI thread ~100 000 data() calls a turn.
         header = self.table.horizontalHeader()
-        for column in (COLUMN_TIME, COLUMN_DIRECTION, COLUMN_COUNT):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        metrics = self.table.fontMetrics()
+        pad = 2 * metrics.horizontalAdvance("M")
+        for column, sample in (
+            (COLUMN_TIME, "00:00.00"),
+            (COLUMN_DIRECTION, "← received"),
+            (COLUMN_COUNT, "99999"),
+            (COLUMN_EVENT_ID, "event_0123456789abcdef"),
+        ):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(column, metrics.horizontalAdvance(sample) + pad)
         header.setSectionResizeMode(COLUMN_TYPE, QHeaderView.ResizeMode.Stretch)
         self.table.selectionModel().selectionChanged.connect(self._show_selected)
 

@@ -74,7 +74,8 @@ BUBBLE_WIDTH_FRACTION = 0.78
 BUTTON_HEIGHT = 24.0
 BUTTON_GAP = 8.0
 ARGUMENT_LINES = 3
-_CACHE_SIZE = 600
+# Laid-out cards kept, one per item (a few screens' worth; off-screen rows are rebuilt on demand).
+_CACHE_SIZE = 300
 
 _TOOL_STATUS_TEXT = {
     ToolRunStatus.AWAITING_APPROVAL: "Waiting for your approval",
@@ -204,7 +205,9 @@ class BubbleDelegate(QStyledItemDelegate):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._cache: OrderedDict[tuple[object, ...], _Card] = OrderedDict()
+        # item id -> (what the card was laid out for, the card): only the newest revision of a
+        # row is ever drawn again, so older ones are not kept (a streaming answer has hundreds).
+        self._cache: OrderedDict[str, tuple[tuple[object, ...], _Card]] = OrderedDict()
 
     # Layout ------------------------------------------------------------------------------------
     def _card(self, option: QStyleOptionViewItem, index: ModelIndex) -> _Card | None:
@@ -215,7 +218,6 @@ class BubbleDelegate(QStyledItemDelegate):
         width = float(option.rect.width()) if option.rect.width() > 0 else 600.0
         running = run is not None and not run.finished
         key = (
-            item.id,
             index.data(REVISION_ROLE),
             round(width),
             option.font.key(),
@@ -224,13 +226,16 @@ class BubbleDelegate(QStyledItemDelegate):
             id(run) if running else None,
             run.status if run is not None else None,
         )
-        card = None if running else self._cache.get(key)
-        if card is None:
-            card = self._build(item, run, option, width)
-            if not running:
-                self._cache[key] = card
-                if len(self._cache) > _CACHE_SIZE:
-                    self._cache.popitem(last=False)
+        cached = None if running else self._cache.get(item.id)
+        if cached is not None and cached[0] == key:
+            self._cache.move_to_end(item.id)
+            return cached[1]
+        card = self._build(item, run, option, width)
+        if not running:
+            self._cache[item.id] = (key, card)
+            self._cache.move_to_end(item.id)
+            if len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
         return card
 
     def _build(

@@ -97,7 +97,9 @@ class WireModel(BaseModel):
 
     # JSON has no NaN or infinity; a peer sending 1e999 must not smuggle one into a model that
     # could then not be written back as JSON.
-    model_config = ConfigDict(extra="allow", allow_inf_nan=False, regex_engine="python-re")
+    model_config = ConfigDict(
+        extra="allow", allow_inf_nan=False, regex_engine="python-re", defer_build=True
+    )
 
     # Fields with a non-None default (or a default factory): written whenever built in code.
     _written_defaults: ClassVar[frozenset[str]] = frozenset()

@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, NoReturn, TypeVar, Union, get_args
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
 from . import client_events, dialects, server_events
 from .base import WIRE_CONTEXT, Dialect, ProtocolError
@@ -48,7 +48,8 @@ def _one_pass_adapter(registry: Mapping[str, type[Any]]) -> TypeAdapter[Any]:
     members = tuple(registry.values())
     # Built at run time from the registry, so typed as Any: mypy cannot see a dynamic Union.
     event_union: Any = Annotated[Union[members], Field(discriminator="type")]  # noqa: UP007
-    return TypeAdapter(event_union)
+    # Built on first use, not at import: start-up is the app's slowest path to a window.
+    return TypeAdapter(event_union, config=ConfigDict(defer_build=True))
 
 
 _SERVER_ONE_PASS = _one_pass_adapter(SERVER_EVENT_TYPES)

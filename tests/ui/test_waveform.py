@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor, QPalette
 from pytestqt.qtbot import QtBot
 
@@ -18,7 +17,7 @@ from realtime_desktop.ui.widgets.waveform import (
     EnvelopeHistory,
     WaveformView,
     columns,
-    envelope_polygon,
+    envelope_mask,
 )
 
 FloatArray = npt.NDArray[np.float32]
@@ -69,12 +68,19 @@ def test_columns_give_one_min_max_pair_per_pixel() -> None:
     assert len(columns(short, short, 100)[0]) == 50
 
 
-def test_envelope_polygon_is_built_through_numpy() -> None:
+def test_envelope_covers_max_to_min_in_each_column() -> None:
     mins = np.array([-1.0, -0.25, 0.0], np.float32)
     maxs = np.array([1.0, 0.25, 0.0], np.float32)
-    polygon = envelope_polygon(mins, maxs, QRectF(0, 0, 100, 50))
-    points = [(polygon.at(i).x(), polygon.at(i).y()) for i in range(polygon.size())]
-    assert points == [(0, 0), (50, 12.5), (100, 25), (100, 25), (50, 37.5), (0, 50)]
+    mask = envelope_mask(mins, maxs, 3, 8)
+    assert mask[:, 0].all()  # full scale fills the lane
+    assert list(np.flatnonzero(mask[:, 1])) == [2, 3, 4, 5]  # 0.25 shows as half (square root)
+    assert not mask[:, 2].any()  # silence draws nothing over the guide line
+
+
+def test_short_history_is_stretched_across_the_lane() -> None:
+    mins = np.array([0.0, -1.0], np.float32)
+    mask = envelope_mask(mins, -mins, 6, 4)
+    assert [bool(mask[:, x].any()) for x in range(6)] == [False] * 3 + [True] * 3
 
 
 def test_view_pulls_only_while_visible_and_draws_the_audio(qtbot: QtBot) -> None:
@@ -86,16 +92,19 @@ def test_view_pulls_only_while_visible_and_draws_the_audio(qtbot: QtBot) -> None
     qtbot.addWidget(view)
     view.resize(400, 100)
     view.set_source(source)
-    assert not view.is_pulling  # not shown yet
+    pulling_before_shown = view.is_pulling
+    assert not pulling_before_shown
     view.show()
     qtbot.waitUntil(lambda: view.mic.bins_written == 200)
-    assert view.is_pulling
+    pulling_while_shown = view.is_pulling
+    assert pulling_while_shown
     image = view.grab().toImage()
     highlight = view.palette().color(QPalette.ColorRole.Highlight)
     right_edge = [QColor(image.pixel(395, y)) for y in range(50)]
     assert highlight in right_edge  # the newest audio is drawn at the right edge of its lane
     view.hide()
-    assert not view.is_pulling
+    pulling_after_hidden = view.is_pulling
+    assert not pulling_after_hidden
     reads = source.reads
     view.pull()  # an explicit pull still works; the timer no longer calls it
     assert source.reads == reads + 1

@@ -829,7 +829,7 @@ class RealtimeConversation:
             if isinstance(entry, StateChange):
                 self._on_state_change(entry)
             else:
-                self._on_server_event(entry)
+                self.handle_server_event(entry)
 
     def _on_traffic(self, traffic: Traffic) -> None:
         direction = Direction.SENT if traffic.direction == "sent" else Direction.RECEIVED
@@ -839,7 +839,10 @@ class RealtimeConversation:
             wire = traffic.event.wire_dict()
         self.event_log.record(direction, wire)
 
-    def _on_server_event(self, event: ServerEvent) -> None:
+    def handle_server_event(self, event: ServerEvent) -> None:
+        """Everything a server event changes: the conversation, cost, sequencing, playback,
+        barge-in, tools and the phase. The session loop calls it for each event received;
+        tests and benchmarks may feed recorded events the same way."""
         self.conversation.apply(event)
         self.cost.apply(event)
         self._enqueue(self.sequencer.apply(event))

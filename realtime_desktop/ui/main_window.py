@@ -80,6 +80,7 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._shutdown_task: asyncio.Task[None] | None = None
         self._was_shown = False
+        self._inspector_sized = False  # true once restored from saved state or sized once
         self.setWindowTitle(WINDOW_TITLE)
         self.setObjectName("main-window")
 
@@ -91,6 +92,8 @@ class MainWindow(QMainWindow):
         self.transcript_filter.setSourceModel(self.transcript_model)
         self.transcript = TranscriptView(self)
         self.transcript.setModel(self.transcript_filter)
+        # At the window's smallest the conversation still shows a message or two.
+        self.transcript.setMinimumHeight(self.transcript.fontMetrics().height() * 9)
         self.transcript.set_empty_text(
             "Say something — the microphone is on — or type a message below.\n"
             "Press Esc to interrupt the assistant; Ctrl+I shows the raw protocol."
@@ -218,6 +221,7 @@ class MainWindow(QMainWindow):
         self.notices.action_requested.connect(self._notice_action)
         self.notices.approve_requested.connect(vm.approve_tool)
         self.notices.deny_requested.connect(vm.deny_tool)
+        self.inspector.visibilityChanged.connect(self._size_inspector_once)
         delegate = self.transcript.delegate
         delegate.approve_requested.connect(vm.approve_tool)
         delegate.deny_requested.connect(vm.deny_tool)
@@ -337,7 +341,17 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
         if isinstance(state, QByteArray):
-            self.restoreState(state)
+            self._inspector_sized = self.restoreState(state)
+
+    def _size_inspector_once(self, visible: bool) -> None:
+        """The first time the inspector docks (and no saved layout says otherwise), it gets
+        room for its event types instead of the dock area's minimum; the user's own width
+        wins from then on."""
+        if not visible or self._inspector_sized or self.inspector.isFloating():
+            return
+        self._inspector_sized = True
+        width = min(self.inspector.sizeHint().width(), int(self.width() * 0.45))
+        self.resizeDocks([self.inspector], [width], Qt.Orientation.Horizontal)
 
     def save_state(self) -> None:
         settings = self._qsettings()

@@ -53,7 +53,10 @@ def test_collapsed_runs_show_their_count(qtbot: QtBot) -> None:
     assert changed.args[0].column() == COLUMN_COUNT  # a narrow change, not a reset
     assert model.rowCount() == 2
     assert model.data(model.index(1, COLUMN_COUNT)) == "3"
-    assert model.data(model.index(1, COLUMN_DIRECTION)) == "← received"
+    direction = model.index(1, COLUMN_DIRECTION)
+    assert model.data(direction) == "←"
+    assert model.data(direction, Qt.ItemDataRole.ToolTipRole) == "received"
+    assert model.data(direction, Qt.ItemDataRole.AccessibleTextRole) == "received"
     assert model.data(model.index(0, COLUMN_TIME)) == "00:00.00"
 
 

@@ -30,7 +30,8 @@ _HEADERS = ("Time", "Dir", "Type", "Count", "Event id")
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
 """The :class:`EventRow` itself, for the detail pane."""
 
-_ARROWS = {Direction.SENT: "→ sent", Direction.RECEIVED: "← received"}
+_ARROWS = {Direction.SENT: "→", Direction.RECEIVED: "←"}
+_DIRECTION_NAMES = {Direction.SENT: "sent", Direction.RECEIVED: "received"}
 
 
 def relative_time(seconds: float) -> str:
@@ -120,6 +121,13 @@ class EventLogModel(QAbstractTableModel):
             return row
         if role == Qt.ItemDataRole.ToolTipRole and column == COLUMN_TYPE:
             return f"{row.type} × {row.count}" if row.count > 1 else row.type
+        if column == COLUMN_DIRECTION and role in (
+            Qt.ItemDataRole.ToolTipRole,
+            Qt.ItemDataRole.AccessibleTextRole,
+        ):
+            return _DIRECTION_NAMES[row.direction]
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == COLUMN_DIRECTION:
+            return int(Qt.AlignmentFlag.AlignCenter)
         if role == Qt.ItemDataRole.ForegroundRole and row.type == "error":
             return QColor("#d13b3b")
         if role == Qt.ItemDataRole.ForegroundRole and column == COLUMN_DIRECTION:

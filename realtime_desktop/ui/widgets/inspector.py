@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelection, QModelIndex, Qt, Signal
+from PySide6.QtCore import QItemSelection, QModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -27,7 +27,6 @@ from realtime_desktop.core.event_log import EventLog
 from realtime_desktop.ui.models.event_log_model import (
     COLUMN_COUNT,
     COLUMN_DIRECTION,
-    COLUMN_EVENT_ID,
     COLUMN_TIME,
     COLUMN_TYPE,
     ROW_ROLE,
@@ -80,18 +79,21 @@ class InspectorDock(QDockWidget):
         self.table.setWordWrap(False)
         # Column widths from the font, set once: ResizeToContents re-measures every row on every
         # change, which made a hidden inspector cost the GUI thread ~100 000 data() calls a turn.
+        # The type is what a reader scans, so it gets room for the longest common names; the
+        # event id comes last and takes what is left (scrolled to in a narrow dock).
         header = self.table.horizontalHeader()
         metrics = self.table.fontMetrics()
         pad = 2 * metrics.horizontalAdvance("M")
         for column, sample in (
             (COLUMN_TIME, "00:00.00"),
-            (COLUMN_DIRECTION, "← received"),
+            (COLUMN_DIRECTION, "←"),
+            (COLUMN_TYPE, "response.output_audio_transcript.delta"),
             (COLUMN_COUNT, "99999"),
-            (COLUMN_EVENT_ID, "event_0123456789abcdef"),
         ):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
             header.resizeSection(column, metrics.horizontalAdvance(sample) + pad)
-        header.setSectionResizeMode(COLUMN_TYPE, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(True)
+        header.setMinimumSectionSize(metrics.horizontalAdvance("←") + pad)
         self.table.selectionModel().selectionChanged.connect(self._show_selected)
 
         self.detail = QPlainTextEdit(body)
@@ -114,6 +116,13 @@ class InspectorDock(QDockWidget):
         self.model.rowsRemoved.connect(self._update_count)
         self.model.modelReset.connect(self._update_count)
         self._update_count()
+
+    def sizeHint(self) -> QSize:
+        # Docked for the first time, wide enough for the time, direction and type columns.
+        hint = super().sizeHint()
+        columns = self.table.horizontalHeader()
+        wanted = sum(columns.sectionSize(column) for column in range(COLUMN_COUNT + 1)) + 40
+        return QSize(max(hint.width(), wanted), hint.height())
 
     def _rows_inserted(self) -> None:
         self._update_count()

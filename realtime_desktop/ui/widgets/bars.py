@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -124,6 +125,25 @@ class ConnectionBar(QWidget):
         self.clock.setText(f"Session {format_clock(expires - time.time())} left")
 
 
+class NoticeFrame(QFrame):
+    """A notice's box: a thin border and a thick left edge in the level's colour. Painted, not
+    styled: a style sheet would freeze the frame's and its buttons' colours at creation and
+    leave them behind when the system switches between light and dark."""
+
+    def __init__(self, color: QColor, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._color = color
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(self._color, 1))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRoundedRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5), 4, 4)
+        painter.fillRect(QRectF(0, 0, 4, self.height()), self._color)
+        painter.end()
+
+
 class NoticeBar(QWidget):
     """Up to three notices, newest first; a notice replaces an older one with the same key."""
 
@@ -151,14 +171,9 @@ class NoticeBar(QWidget):
     def show_notice(self, notice: Notice) -> None:
         key = notice.key or f"notice-{id(notice)}"
         self.clear(key)
-        frame = QFrame(self)
+        frame = NoticeFrame(QColor(_NOTICE_COLORS[notice.level]), self)
         frame.setObjectName("notice")
         frame.setAccessibleName(f"{notice.level.value} notice")
-        color = _NOTICE_COLORS[notice.level]
-        frame.setStyleSheet(
-            f"QFrame#notice {{ border: 1px solid {color}; border-left: 4px solid {color}; "
-            "border-radius: 4px; }"
-        )
         row = QHBoxLayout(frame)
         row.setContentsMargins(8, 4, 4, 4)
         text = QLabel(notice.text, frame)
@@ -302,7 +317,10 @@ class StatsLabel(QLabel):
         if not stats.cost_complete:
             cost += " *"
         parts.append(f"Cost {cost}")
-        parts.append(f"Audio {stats.underruns} underruns, {stats.overruns} overruns")
+        if stats.underruns or stats.overruns:
+            parts.append(f"Audio {stats.underruns} underruns, {stats.overruns} overruns")
+        else:
+            parts.append("Audio OK")
         if stats.dropped_uplink_chunks:
             parts.append(f"{stats.dropped_uplink_chunks} mic chunks dropped")
         text = "   ·   ".join(parts)
@@ -310,5 +328,6 @@ class StatsLabel(QLabel):
             self.setText(text)
             self.setToolTip(
                 "Latency: end of your speech to the first assistant audio heard. "
+                "Audio OK: no playback underruns or microphone overruns so far. "
                 "* : some usage had no price in the price table (Settings → Privacy & storage)."
             )

@@ -27,6 +27,9 @@ SPAN_S = 8.0
 # Speech sits far below full scale; a square-root curve makes a normal voice fill a useful part
 # of the lane while loud audio still fits.
 _DISPLAY_EXPONENT = 0.5
+# Below -60 dBFS is silence to the eye: the echo canceller's residue and a quiet room's hiss
+# would otherwise draw a coloured line over the whole lane.
+_DISPLAY_FLOOR = 1e-3
 
 
 class WaveformSource(Protocol):
@@ -125,6 +128,7 @@ def envelope_mask(mins: FloatArray, maxs: FloatArray, width: int, height: int) -
 
 def _display(values: FloatArray) -> npt.NDArray[np.float64]:
     clipped = np.clip(values.astype(np.float64), -1.0, 1.0)
+    clipped[np.abs(clipped) < _DISPLAY_FLOOR] = 0.0
     shaped: npt.NDArray[np.float64] = np.sign(clipped) * np.abs(clipped) ** _DISPLAY_EXPONENT
     return shaped
 
@@ -221,11 +225,18 @@ class WaveformView(QWidget):
         image.setDevicePixelRatio(ratio)
         painter = QPainter(self)
         painter.drawImage(0, 0, image)
+        # Labels on a veil of the background, readable over loud audio.
+        veil = QColor(base)
+        veil.setAlpha(200)
         painter.setPen(text_color)
+        metrics = self.fontMetrics()
         lane_height = self.height() / 2.0
         for index, (_history, _color, label) in enumerate(lanes):
-            rect = QRectF(6, index * lane_height + 3, self.width() - 6, lane_height - 6)
-            painter.drawText(rect, Qt.AlignmentFlag.AlignTop, label)
+            box = QRectF(
+                4, index * lane_height + 3, metrics.horizontalAdvance(label) + 6, metrics.height()
+            )
+            painter.fillRect(box, veil)
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, label)
         painter.end()
 
 

@@ -70,6 +70,11 @@ test-bundle: $(DEV_STAMP) system-test bundle
 install-desktop: $(RUNTIME_STAMP)
 	$(BIN)/python packaging/install_desktop.py
 
+# Pictures of the main window mid-conversation, the settings dialog and the history window, on a
+# virtual X server with real fonts, into screenshots/ (a real offline session, no sound card).
+screenshots: $(DEV_STAMP) system-test
+	xvfb-run -a -s "-screen 0 1920x1080x24" $(BIN)/python scripts/screenshots.py screenshots
+
 system-run:
 	@scripts/system-deps.sh run
 

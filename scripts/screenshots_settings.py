@@ -25,7 +25,6 @@ import PySide6.QtWidgets  # noqa: F401 - imported before qasync so qasync binds 
 import qasync
 from jaraco.classes import properties
 from keyring.backend import KeyringBackend
-from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QStyleFactory, QWidget
 
@@ -289,9 +288,10 @@ def _dark_palette() -> QPalette:
 
 
 async def _settle(seconds: float = 0.15) -> None:
-    """Lets timers fire and layouts settle before a picture is taken."""
+    """Lets timers fire and layouts settle before a picture is taken. The qasync loop is Qt's
+    event loop, so sleeping runs Qt's events; processEvents() here would re-enter the loop
+    from inside a task, and asyncio refuses to step another task from there."""
     await asyncio.sleep(seconds)
-    QCoreApplication.processEvents()
 
 
 def _save(widget: QWidget, out_dir: Path, name: str, saved: list[Path]) -> None:

@@ -23,6 +23,7 @@ import json
 import logging
 import platform
 import secrets
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -99,7 +100,9 @@ class _AudioRig:
 
     def backend(self) -> AudioBackend:
         try:
-            self.rig = PulseRig().start()
+            # Sinks of its own, routed for this process only: the user's default speaker and
+            # microphone stay as they are, and are not what the check plays into or hears.
+            self.rig = PulseRig.private().start()
             self.description = "pulseaudio-null-sinks"
             return SoundDeviceBackend()
         except (VirtualDevicesUnavailableError, OSError) as exc:
@@ -107,10 +110,24 @@ class _AudioRig:
             self.description = f"fake-backend ({exc})"
             return self.fake
 
+    def close(self) -> None:
+        """Unloads the rig's sinks."""
+        if self.rig is not None:
+            self.rig.stop()
+
     def say(self, samples: np.ndarray) -> Callable[[], None]:
         """Plays ``samples`` (48 kHz) into the app's microphone; returns a stopper."""
         if self.rig is not None:
-            feed = self.rig.play_into_mic(samples, SAMPLE_RATE)
+            feed = self.rig.open_mic_feed(SAMPLE_RATE)
+
+            def write() -> None:
+                # The pipe paces writes in real time; from the event loop's thread they would
+                # hold the loop (and the uplink) for as long as the speech lasts.
+                with contextlib.suppress(OSError, ValueError):  # stopped early
+                    feed.write(samples)
+                    feed.close_input()
+
+            threading.Thread(target=write, name="self-test-speech", daemon=True).start()
             return feed.stop
         assert self.fake is not None
         self.fake.feed_microphone(samples)
@@ -271,6 +288,13 @@ def run_self_test(config_dir: Path | None = None) -> SelfTestReport:
         config_dir.mkdir(parents=True, exist_ok=True)
     rig = _AudioRig()
     backend = rig.backend()
+    try:
+        return _report(rig, backend, config_dir)
+    finally:
+        rig.close()
+
+
+def _report(rig: _AudioRig, backend: AudioBackend, config_dir: Path | None) -> SelfTestReport:
     if not espeak_available():
         return SelfTestReport(
             rig.description,

@@ -2,7 +2,7 @@
 # Makes sure the Debian packages the app (or the test suite) needs are installed.
 #
 #   scripts/system-deps.sh run    what `make run` needs: PortAudio, Qt's xcb libraries, espeak-ng
-#   scripts/system-deps.sh test   what `make test` needs on top: PulseAudio, Xvfb, sox, appstream
+#   scripts/system-deps.sh test   what `make test` needs on top: PulseAudio, Xvfb, sox, the validators
 #
 # Installed packages are detected with dpkg, so a second run costs a few milliseconds. As root with
 # apt available the missing ones are installed; otherwise the script names them and fails, because
@@ -23,6 +23,7 @@ test_packages=(
     xvfb                     # screenshots of the real window
     sox                      # audio fixtures and measurements
     appstream                # validates the AppStream metainfo
+    desktop-file-utils       # validates the desktop entry
 )
 
 mode=${1:-run}

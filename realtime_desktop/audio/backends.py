@@ -9,6 +9,7 @@ unit tests and machines without a sound server exercise the real code.
 from __future__ import annotations
 
 import dataclasses
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from realtime_desktop.audio.constants import MAX_DEVICE_CHANNELS
+from realtime_desktop.audio.constants import GIL_SWITCH_INTERVAL_S, MAX_DEVICE_CHANNELS
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -122,6 +123,7 @@ class SoundDeviceBackend:
 
     manual_clock = False
     _open_backends = 0  # backends of this process with streams open: PortAudio must stay up
+    _switch_interval_before: float | None = None  # the process's own, restored on last close
 
     def __init__(self, latency: str | float = "low") -> None:
         import sounddevice
@@ -131,6 +133,7 @@ class SoundDeviceBackend:
         self._input: Any = None
         self._output: Any = None
         self._failure: str | None = None
+        self._counted = False  # this backend's streams are in ``_open_backends``
 
     def monotonic(self) -> float:
         return time.monotonic()
@@ -217,6 +220,8 @@ class SoundDeviceBackend:
             self.close()
             raise DeviceError(f"cannot open the audio devices: {exc}") from exc
         SoundDeviceBackend._open_backends += 1
+        self._counted = True
+        _shorten_gil_switch_interval()
         return OpenedStreams(
             input_device=str(in_info["name"]),
             output_device=str(out_info["name"]),
@@ -252,8 +257,11 @@ class SoundDeviceBackend:
                 stream.close(ignore_errors=True)
             except self._sd.PortAudioError:
                 pass  # the device is already gone; nothing left to release
-        if streams:
+        if self._counted:
+            self._counted = False
             SoundDeviceBackend._open_backends -= 1
+            if SoundDeviceBackend._open_backends == 0:
+                _restore_gil_switch_interval()
 
     @property
     def input_stream(self) -> Any:
@@ -262,6 +270,20 @@ class SoundDeviceBackend:
     @property
     def output_stream(self) -> Any:
         return self._output
+
+
+def _shorten_gil_switch_interval() -> None:
+    # Python callbacks on PortAudio's threads need the GIL on time (constants.py says why).
+    if SoundDeviceBackend._switch_interval_before is None:
+        SoundDeviceBackend._switch_interval_before = sys.getswitchinterval()
+        sys.setswitchinterval(min(GIL_SWITCH_INTERVAL_S, sys.getswitchinterval()))
+
+
+def _restore_gil_switch_interval() -> None:
+    before = SoundDeviceBackend._switch_interval_before
+    if before is not None:
+        SoundDeviceBackend._switch_interval_before = None
+        sys.setswitchinterval(before)
 
 
 # ---------------------------------------------------------------------------------------------

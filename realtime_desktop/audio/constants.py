@@ -23,6 +23,14 @@ DEFAULT_BLOCK_MS: Final = 10
 MIN_BLOCK_MS: Final = 5
 MAX_BLOCK_MS: Final = 40
 
+# While real streams are open the interpreter hands the GIL over every 0.5 ms instead of 5 ms.
+# A PortAudio callback that has to wait for the GIL (a busy GUI thread holds it, or the callback
+# lost it mid-way to a thread whose wait timed out) waits one switch interval per hand-over:
+# at 5 ms, two hand-overs in one 10 ms block were an underrun (callback p99 7.6 ms with the
+# main thread busy in bursts; 0.8 ms at 0.5 ms). The cost is a few more forced switches while
+# threads contend, nothing while they do not.
+GIL_SWITCH_INTERVAL_S: Final = 0.0005
+
 # The uplink sends 20 ms chunks: PEERS.md pain point 12 (20–40 ms) and half the per-message
 # overhead of 10 ms chunks.
 UPLINK_CHUNK_MS: Final = 20

@@ -7,6 +7,7 @@ here (no pulseaudio/pactl binaries), and say so.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Iterator
 
@@ -17,6 +18,7 @@ import soxr
 from realtime_desktop.audio.analysis import align, db, energy
 from realtime_desktop.audio.backends import SoundDeviceBackend
 from realtime_desktop.audio.codecs import WireFormat
+from realtime_desktop.audio.constants import GIL_SWITCH_INTERVAL_S
 from realtime_desktop.audio.engine import AudioEngine, AudioEngineConfig, UplinkChunk
 from realtime_desktop.audio.selftest import (
     EchoMeasurement,
@@ -85,6 +87,17 @@ def real_engine(pulse_rig: PulseRig) -> Iterator[AudioEngine]:
     wait_for_steady_streams(engine)
     yield engine
     engine.stop()
+
+
+def test_open_streams_hand_the_gil_over_every_half_millisecond(pulse_rig: PulseRig) -> None:
+    before = sys.getswitchinterval()
+    engine = AudioEngine(AudioEngineConfig(), SoundDeviceBackend())
+    engine.start()
+    try:
+        assert sys.getswitchinterval() == pytest.approx(GIL_SWITCH_INTERVAL_S)
+    finally:
+        engine.stop()
+    assert sys.getswitchinterval() == before
 
 
 def test_speech_in_the_microphone_arrives_at_24_khz(

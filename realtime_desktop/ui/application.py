@@ -225,6 +225,7 @@ def run_app(*, config_dir: Path | None, force_offline: bool, exit_after_shown: b
         window.shown_first.connect(lambda: (print("window shown", flush=True), window.close()))
     else:
         window.shown_first.connect(lambda: vm.run(vm.connect_session()))
+    window.shown_first.connect(collector.freeze_startup_objects)
     window.show()
 
     async def until_closed() -> None:

@@ -78,6 +78,49 @@ def skip_if_glitched_by_a_busy_machine(xruns: int, foreign: ForeignCpu, what: st
         )
 
 
+class XrunTimeline:
+    """When xruns happened, and how much CPU other processes took in the second before each.
+
+    A two-minute average hides the bursts that starve a Python callback: another process
+    taking a whole core for a few hundred ms leaves the GIL holder off the CPU for tens of
+    ms (measured: 40-55 ms callback gaps, each while others held ~1 core). An xrun in a
+    second when the rest of the machine was quiet is the engine's fault.
+    """
+
+    _WINDOW_S = 1.0
+
+    def __init__(self, xruns: int) -> None:
+        self._xruns = xruns
+        self._window = ForeignCpu()
+        self._samples: list[tuple[float, float]] = []  # (end time, foreign cores) per sample
+        self._xrun_times: list[float] = []
+
+    def sample(self, xruns: int) -> None:
+        now = time.monotonic()
+        self._samples.append((now, self._window.cores()))
+        self._window = ForeignCpu()
+        self._xrun_times.extend([now] * (xruns - self._xruns))
+        self._xruns = xruns
+
+    def _foreign_before(self, moment: float) -> float:
+        window = [c for t, c in self._samples if moment - self._WINDOW_S < t <= moment]
+        return sum(window) / len(window) if window else 0.0
+
+    def xruns_without_foreign_load(self) -> list[str]:
+        start = self._samples[0][0] if self._samples else 0.0
+        return [
+            f"{t - start:.1f} s (others: {self._foreign_before(t):.2f} cores)"
+            for t in self._xrun_times
+            if self._foreign_before(t) < _FOREIGN_CPU_LIMIT
+        ]
+
+    def describe(self) -> str:
+        start = self._samples[0][0] if self._samples else 0.0
+        return ", ".join(
+            f"{t - start:.1f} s: {self._foreign_before(t):.2f}" for t in self._xrun_times
+        )
+
+
 @pytest.fixture
 def real_engine(pulse_rig: PulseRig) -> Iterator[AudioEngine]:
     engine = AudioEngine(
@@ -240,7 +283,7 @@ def test_two_minutes_full_duplex_without_xruns_while_the_main_thread_is_busy(
     feed = pulse_rig.open_mic_feed(RIG_RATE)
     try:
         wait_for_steady_streams(engine)
-        foreign = ForeignCpu()
+        timeline = XrunTimeline(engine.stats.xruns)
         feed.loop(user)
         started = time.monotonic()
         queued_items = 0
@@ -254,11 +297,19 @@ def test_two_minutes_full_duplex_without_xruns_while_the_main_thread_is_busy(
             while time.monotonic() < burst_end:  # the GUI thread hogging the GIL for 50 ms
                 busy += sum(i * i for i in range(200))
             time.sleep(0.010)
+            timeline.sample(engine.stats.xruns)
         stats = engine.stats
     finally:
         feed.stop()
         engine.stop()
-    skip_if_glitched_by_a_busy_machine(stats.xruns, foreign, "two-minute duplex run")
+    unexplained = timeline.xruns_without_foreign_load()
+    if stats.xruns and not unexplained:
+        pytest.skip(
+            f"two-minute duplex run: every one of {stats.xruns} xruns came while other "
+            f"processes held >= {_FOREIGN_CPU_LIMIT} of {os.cpu_count()} cores "
+            f"({timeline.describe()}); the audio threads could not get the CPU"
+        )
+    assert unexplained == [], f"xruns on an otherwise idle machine at {unexplained}: {stats}"
     assert stats.xruns == 0, stats
     assert queued_items > 10
     assert stats.uplink_chunks > 0.95 * 120 * 50

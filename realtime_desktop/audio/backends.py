@@ -414,6 +414,12 @@ class FakeBackend:
             return np.zeros(0, dtype=np.float32)
         return np.concatenate(self._rendered)
 
+    @property
+    def last_rendered(self) -> FloatArray:
+        """Channel 0 of the latest output block: a view the next step overwrites (a test's
+        simulated room plays it back into the microphone)."""
+        return self._outdata[:, 0]
+
     def rendered_all_channels_equal(self) -> bool:
         return bool(np.all(self._outdata == self._outdata[:, :1]))
 

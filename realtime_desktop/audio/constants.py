@@ -35,8 +35,18 @@ GIL_SWITCH_INTERVAL_S: Final = 0.0005
 # overhead of 10 ms chunks.
 UPLINK_CHUNK_MS: Final = 20
 
-# WebRTC's audio processing module only takes 10 ms frames.
-APM_FRAME_MS: Final = 10
+# The DSP thread processes the microphone in 10 ms frames: WebRTC's audio processing module
+# (noise suppression) only takes 10 ms, and the echo canceller's partitions are as long as its
+# frames, so 10 ms is also its block (a frame adds no latency: the uplink waits 20 ms anyway).
+PROCESSING_FRAME_MS: Final = 10
+
+# Echo cancellation (echo.py). The filter spans a room tail of 150 ms plus the block before the
+# direct path it keeps as a margin; the delay estimator searches up to 400 ms beyond the delay
+# the callbacks' time info explains (unreported device buffers: PulseAudio, Bluetooth); the
+# residual suppressor takes at most 10 dB off, and only while the residual echo dominates.
+ECHO_FILTER_MS: Final = 160
+ECHO_MAX_DELAY_MS: Final = 400
+ECHO_SUPPRESSION_DB: Final = 10.0
 
 # Adaptive prebuffer (issue 5): playback starts once this much is queued, or at the latest
 # PREBUFFER_MAX_WAIT_MS after the first sample of an item became available, so it always starts

@@ -39,15 +39,18 @@ from realtime_desktop.audio.backends import (
 from realtime_desktop.audio.capture import CaptureSink
 from realtime_desktop.audio.codecs import CodecError, WireFormat
 from realtime_desktop.audio.constants import (
-    APM_FRAME_MS,
     DEFAULT_BLOCK_MS,
     DOWNLINK_MS_PER_STEP,
     DSP_MIN_WAIT_MS,
     DSP_WAKE_AFTER_BLOCK_MS,
+    ECHO_FILTER_MS,
+    ECHO_MAX_DELAY_MS,
+    ECHO_SUPPRESSION_DB,
     HALF_DUPLEX_HANGOVER_MS,
     MAX_BLOCK_MS,
     MIN_BLOCK_MS,
     PLAYBACK_ITEM_SLOTS,
+    PROCESSING_FRAME_MS,
     PROCESSING_SAMPLE_RATE,
     REOPEN_INTERVAL_S,
     STREAM_STALL_TIMEOUT_S,
@@ -59,6 +62,7 @@ from realtime_desktop.audio.constants import (
     WAVEFORM_HISTORY_SECONDS,
 )
 from realtime_desktop.audio.echo import EchoCanceller
+from realtime_desktop.audio.noise import NoiseSuppressor
 from realtime_desktop.audio.playback import END_OF_ITEM, PlaybackRenderer, PlaybackTracker
 from realtime_desktop.audio.recording import RecordingFiles, WavRecorder
 from realtime_desktop.audio.resample import StreamResampler
@@ -68,7 +72,7 @@ from realtime_desktop.audio.vad import SpeechDetector, SpeechSegmenter, VadEvent
 log = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float32]
 
-_PROCESSING_FRAME: Final = PROCESSING_SAMPLE_RATE * APM_FRAME_MS // 1000
+_PROCESSING_FRAME: Final = PROCESSING_SAMPLE_RATE * PROCESSING_FRAME_MS // 1000
 _UPLINK_CHUNK: Final = PROCESSING_SAMPLE_RATE * UPLINK_CHUNK_MS // 1000
 _EMPTY: Final = np.zeros(0, dtype=np.float32)
 
@@ -81,8 +85,8 @@ class AudioEngineConfig:
         input_device / output_device: a device name (substring), a PortAudio index, or None for
             the system default.
         block_ms: device callback period.
-        echo_cancellation: WebRTC AEC against what is played (on by default).
-        noise_suppression: WebRTC noise suppression of the microphone.
+        echo_cancellation: cancel what is played from the microphone (on by default; echo.py).
+        noise_suppression: WebRTC noise suppression of the microphone (noise.py).
         headset_mode: the user wears headphones: no echo to cancel, AEC off.
         half_duplex: gate the microphone while the assistant is audible (fallback for rooms
             where echo cancellation is not enough).
@@ -214,6 +218,9 @@ class AudioStats:
     reopen_count: int
     input_blocks: int
     output_blocks: int
+    # The echo's delay beyond the callbacks' pairing of far and near samples in time (the room
+    # and any buffer the devices do not report), once the echo canceller has found it.
+    echo_delay_ms: float | None = None
 
     @property
     def xruns(self) -> int:
@@ -326,6 +333,9 @@ class AudioEngine:
         self._dsp_lock = threading.Lock()
         self._next_reopen_at = 0.0
         self._lost_reason = ""
+        # DSP-thread processing, built with the streams (``_build_processing``).
+        self._echo: EchoCanceller | None = None
+        self._noise: NoiseSuppressor | None = None
 
     # ------------------------------------------------------------------------------ lifecycle
     @property
@@ -435,9 +445,9 @@ class AudioEngine:
         self._down_generation = self._flush_generation
         self._down_pending: collections.deque[FloatArray | _Mark] = collections.deque()
         self._near_pending = _EMPTY
-        self._far_pending = _EMPTY
         self._uplink_pending = _EMPTY
         self._processed_position = 0  # processing-rate samples through the near-end pipeline
+        self._far_position = 0  # processing-rate samples of what the output callback rendered
         self._capture_timing: collections.deque[tuple[int, float, float]] = collections.deque(
             maxlen=64
         )
@@ -448,14 +458,21 @@ class AudioEngine:
         self._applied_version = self._config_version
 
     def _build_processing(self, config: AudioEngineConfig) -> None:
-        aec = config.echo_cancellation_active
-        self._echo: EchoCanceller | None = (
+        self._echo = (
             EchoCanceller(
                 PROCESSING_SAMPLE_RATE,
-                echo_cancellation=aec,
-                noise_suppression=config.noise_suppression,
+                frame_ms=PROCESSING_FRAME_MS,
+                filter_ms=ECHO_FILTER_MS,
+                max_delay_ms=ECHO_MAX_DELAY_MS,
+                suppression_db=ECHO_SUPPRESSION_DB,
+                far_position=self._far_position,
             )
-            if aec or config.noise_suppression
+            if config.echo_cancellation_active
+            else None
+        )
+        self._noise = (
+            NoiseSuppressor(PROCESSING_SAMPLE_RATE, _PROCESSING_FRAME)
+            if config.noise_suppression
             else None
         )
         self._vad = SpeechDetector(PROCESSING_SAMPLE_RATE, config.local_vad_threshold)
@@ -681,6 +698,7 @@ class AudioEngine:
         capture, renderer, streams = self._capture, self._renderer, self._streams
         before = self._counters_before_reopen
         config = self._config
+        echo = self._echo
         return AudioStats(
             running=self._running,
             input_device=streams.input_device if streams else "",
@@ -708,6 +726,7 @@ class AudioEngine:
             reopen_count=self._reopen_count,
             input_blocks=capture.blocks if capture else 0,
             output_blocks=renderer.blocks if renderer else 0,
+            echo_delay_ms=echo.delay_ms if echo is not None else None,
         )
 
     def callback_durations_us(self) -> tuple[FloatArray, FloatArray]:
@@ -948,41 +967,42 @@ class AudioEngine:
                 mono = frames[:, 0]
             self._near_pending = _append(self._near_pending, self._capture_resampler.process(mono))
         far_device = renderer.rendered.read()
+        echo, noise = self._echo, self._noise
         if len(far_device):
             far = self._far_resampler.process(far_device)
             self._output_meter.add(far)
             self.output_history.write(far)
             if self._recorder is not None:
                 self._recorder.add("assistant", far)
-            if self._echo is not None and self._echo.echo_cancellation:
-                self._far_pending = _append(self._far_pending, far)
-        config = self._config
-        echo = self._echo
-        if echo is not None and echo.echo_cancellation:
-            echo.set_delay_ms((capture.input_latency_s + renderer.output_latency_s) * 1000.0)
-        processed: list[FloatArray] = []
+            if echo is not None:
+                echo.add_far_end(far)
+            self._far_position += len(far)
+        if echo is not None:
+            alignment = self._stream_alignment(capture, renderer)
+            if alignment is not None:
+                echo.set_stream_alignment(alignment)
+            echo.set_delay_hint_ms((capture.input_latency_s + renderer.output_latency_s) * 1000.0)
         frame_len = _PROCESSING_FRAME
         near = self._near_pending
-        consumed = 0
-        while len(near) - consumed >= frame_len:
-            frame = near[consumed : consumed + frame_len]
-            consumed += frame_len
-            if echo is not None:
-                if echo.echo_cancellation:
-                    far_pending = self._far_pending
-                    fed = 0
-                    while len(far_pending) - fed >= frame_len:
-                        echo.analyze_far_end(far_pending[fed : fed + frame_len])
-                        fed += frame_len
-                    self._far_pending = far_pending[fed:]
-                frame = echo.process_near_end(frame)
-            processed.append(frame)
-        self._near_pending = near[consumed:]
-        if not processed:
+        used = len(near) - len(near) % frame_len
+        if not used:
             return
-        block = np.concatenate(processed)
         start_position = self._processed_position
-        self._processed_position += len(block)
+        if echo is None and noise is None:
+            block = near[:used]
+        else:
+            block = np.empty(used, dtype=np.float32)
+            for offset in range(0, used, frame_len):
+                frame = block[offset : offset + frame_len]
+                if echo is not None:
+                    echo.process(near[offset : offset + frame_len], start_position + offset, frame)
+                else:
+                    frame[:] = near[offset : offset + frame_len]
+                if noise is not None:
+                    noise.process(frame)
+        self._near_pending = near[used:]
+        self._processed_position += used
+        config = self._config
         if config.half_duplex:
             block = self._gate_half_duplex(block)
         self._input_meter.add(block)
@@ -994,6 +1014,27 @@ class AudioEngine:
             self._emit_uplink(block, start_position)
         else:
             self._uplink_pending = _EMPTY
+
+    def _stream_alignment(self, capture: CaptureSink, renderer: PlaybackRenderer) -> float | None:
+        """Far-end minus near-end processing-rate position of the samples the two callbacks
+        handled at the same moment (their callback times; PulseAudio's reported latencies are
+        wrong by hundreds of ms while a stream settles, the callback clock is not). The echo
+        canceller finds the echo delay beyond this pairing itself."""
+        streams = self._streams
+        if streams is None or not capture.blocks or not renderer.blocks:
+            return None
+        near_block = capture.block_timing[(capture.blocks - 1) & capture.timing_mask]
+        far_block = renderer.block_timing[(renderer.blocks - 1) & renderer.timing_mask]
+        near_frames = float(near_block[0]) + streams.block_frames_in
+        far_frames = (
+            float(far_block[0])
+            + streams.block_frames_out
+            + (float(near_block[1]) - float(far_block[1])) * streams.output_sample_rate
+        )
+        return (
+            far_frames * PROCESSING_SAMPLE_RATE / streams.output_sample_rate
+            - near_frames * PROCESSING_SAMPLE_RATE / streams.input_sample_rate
+        )
 
     def _gate_half_duplex(self, block: FloatArray) -> FloatArray:
         now = self._clock()

@@ -131,8 +131,11 @@ class PlaybackRenderer:
         # block's first frame and the monotonic time at which it reaches the DAC.
         self.clock_seq = 0
         self.clock_values = np.zeros(2, dtype=np.float64)
-        # The last blocks' start positions and DAC times, for the echo canceller's delay.
-        self.block_timing = np.zeros((_TIMING_CAPACITY, 2), dtype=np.float64)
+        # Per block, like CaptureSink.block_timing: first frame's output position, monotonic time
+        # the callback ran, and time that frame reaches the DAC. The echo canceller pairs far and
+        # near samples through the callback times. Published by ``blocks`` (written last).
+        self.block_timing = np.zeros((_TIMING_CAPACITY, 3), dtype=np.float64)
+        self.timing_mask = _TIMING_CAPACITY - 1
         self.blocks = 0
         self.callback_ns = np.zeros(next_power_of_two(4096), dtype=np.int64)
 
@@ -194,7 +197,8 @@ class PlaybackRenderer:
             self.device_underruns += 1
         latency = time_info.outputBufferDacTime - time_info.currentTime
         self.output_latency_s = latency
-        dac_time = self._clock() + latency
+        now = self._clock()
+        dac_time = now + latency
         # Render mono into our own scratch and broadcast it to every channel at the end:
         # copying one column of ``outdata`` onto the others would overlap in memory and make
         # numpy allocate a temporary.
@@ -255,9 +259,10 @@ class PlaybackRenderer:
         self.clock_values[0] = self.total_out
         self.clock_values[1] = dac_time
         self.clock_seq += 1
-        timing = self.block_timing[self.blocks & (_TIMING_CAPACITY - 1)]
+        timing = self.block_timing[self.blocks & self.timing_mask]
         timing[0] = self.total_out
-        timing[1] = dac_time
+        timing[1] = now
+        timing[2] = dac_time
         self.total_out += frames
         self.callback_ns[self.blocks & (len(self.callback_ns) - 1)] = (
             time.perf_counter_ns() - started_ns

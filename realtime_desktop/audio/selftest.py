@@ -102,11 +102,13 @@ def uplink_audio(chunks: list[UplinkChunk]) -> FloatArray:
 
 @dataclasses.dataclass(frozen=True)
 class EchoMeasurement:
-    """Echo reduction after 2 s, and the share of the user's energy that got through."""
+    """Echo reduction after 2 s, the share of the user's energy that got through, and the echo
+    delay the canceller found beyond the callbacks' pairing (None: not found, or AEC off)."""
 
     erle_db: float
     user_kept: float
     xruns: int
+    echo_delay_ms: float | None = None
 
 
 def measure_echo(rig: PulseRig, config: AudioEngineConfig | None = None) -> EchoMeasurement:
@@ -127,7 +129,7 @@ def measure_echo(rig: PulseRig, config: AudioEngineConfig | None = None) -> Echo
         room.say(user)
         received = engine.received_ms("assistant")
         wait_until(lambda: engine.played_ms("assistant") >= received, 20, "playback to end")
-        xruns = engine.stats.xruns
+        stats = engine.stats
     finally:
         room.stop()
         engine.stop()
@@ -150,5 +152,6 @@ def measure_echo(rig: PulseRig, config: AudioEngineConfig | None = None) -> Echo
     return EchoMeasurement(
         erle_db=db(energy(echo[echo_window]) / echo_left),
         user_kept=energy(uplink_at(user_window)) / energy(near[user_window]),
-        xruns=xruns,
+        xruns=stats.xruns,
+        echo_delay_ms=stats.echo_delay_ms,
     )

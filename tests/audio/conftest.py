@@ -15,13 +15,13 @@ from realtime_desktop.audio.virtual_devices import PulseRig, VirtualDevicesUnava
 
 
 @functools.cache
-def _speech(text: str, sample_rate: int) -> np.ndarray:
-    return synthesize(text, sample_rate)
+def _speech(text: str, sample_rate: int, voice: str = "en-us", pitch: int = 50) -> np.ndarray:
+    return synthesize(text, sample_rate, voice=voice, pitch=pitch)
 
 
 @pytest.fixture
 def speech():  # type: ignore[no-untyped-def]
-    """speech(text, rate) -> float32 mono espeak-ng speech (cached per text and rate)."""
+    """speech(text, rate, voice=..., pitch=...) -> float32 mono espeak-ng speech (cached)."""
     if not espeak_available():
         pytest.skip("espeak-ng is not installed (Debian package espeak-ng)")
     return _speech

@@ -258,15 +258,20 @@ def test_echo_is_attenuated_25_db_after_2_s(echo_run: tuple[EchoMeasurement, flo
     assert measurement.erle_db >= 25
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="WebRTC AEC3's residual echo suppressor (livekit APM, no tuning exposed) keeps "
-    "about 20-50 % of near-end energy during double talk in this room; see the issue 5 note",
-)
 def test_user_speech_keeps_70_percent_of_its_energy_during_echo(
     echo_run: tuple[EchoMeasurement, float],
 ) -> None:
-    assert echo_run[0].user_kept >= 0.7
+    measurement, foreign_cores = echo_run
+    if measurement.user_kept < 0.7 and measurement.xruns and foreign_cores > _FOREIGN_CPU_LIMIT:
+        pytest.skip(f"echo: {measurement.xruns} xruns while others used {foreign_cores:.1f} cores")
+    # Energy in the uplink while the user talks over the assistant, against the user's own: the
+    # echo canceller subtracts the echo and leaves the rest (noise suppression takes some 7 %).
+    assert measurement.user_kept >= 0.7
+    # ... and not echo in its place: more than the user's energy would be echo getting through.
+    assert measurement.user_kept <= 1.2
+    # The canceller found the echo behind the devices' reported latency (EchoRoom's pipes and its
+    # 30 ms room); it searches up to ECHO_MAX_DELAY_MS.
+    assert measurement.echo_delay_ms is not None
 
 
 @pytest.mark.timeout(200)

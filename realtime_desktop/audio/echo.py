@@ -479,7 +479,7 @@ class EchoDelayEstimator:
         self.attempts = 0  # correlations computed (segments were active)
 
     @staticmethod
-    def _store(ring: FloatArray, position: int, samples: FloatArray) -> int:
+    def _store(ring: FloatArray, position: int, samples: FloatArray | RealArray) -> int:
         """Write ``samples`` (absolute ``position`` on) into ``ring``; returns the new end."""
         total = len(samples)
         count = min(total, len(ring))  # only the newest ring-full can be kept
@@ -506,7 +506,7 @@ class EchoDelayEstimator:
         """Copy the far-end samples from absolute ``position`` (kept, and written) into ``out``."""
         self._read(self._far, position, out)
 
-    def read_near(self, position: int, out: FloatArray) -> bool:
+    def read_near(self, position: int, out: FloatArray | RealArray) -> bool:
         """Copy the microphone samples from absolute ``position`` into ``out``, if kept."""
         if position < self._near_end - len(self._near) or position + len(out) > self._near_end:
             return False
@@ -596,6 +596,24 @@ _DELAY_RECONFIRMATIONS: Final = 3
 # this many correlations without finding an echo (about 2 s of far end and microphone both
 # active: a headset, or a microphone that does not hear the speaker) the search slows down.
 _DELAY_SEARCH_ATTEMPTS: Final = 20
+# Slips: a device or pipe buffer that under- or overruns delays the whole echo path by a few
+# samples to tens of ms at once (rig: 0.5, 8 and 25 ms, several a minute on a busy machine). Half a
+# millisecond is enough to undo the filter (30 dB of ERLE to 0), and the leak-based step takes
+# seconds to notice. The filter's own echo estimate knows the path's whole shape, so the
+# microphone of the last 200 ms is correlated with it at lags up to +-30 ms every 50 ms: a peak
+# away from lag 0 that explains the microphone well, twice in a row, is a slip, and the window
+# follows it at once (``_place_window``, moved_path). The user's voice does not correlate with the
+# echo estimate, so double talk lowers the peak rather than moving it.
+_SLIP_WINDOW_MS: Final = 100
+_SLIP_MAX_MS: Final = 30
+_SLIP_FRAMES: Final = 3
+# A lag is a slip when the echo estimate moved by it would leave at most this share of the
+# microphone's energy, and at most this share of what the estimate leaves where it is.
+_SLIP_MAX_RESIDUAL: Final = 0.3
+_SLIP_MIN_IMPROVEMENT: Final = 0.5
+_SLIP_MIN_SAMPLES: Final = 2
+_SLIP_AGREEMENT: Final = 1
+_SLIP_ECHO_ACTIVE_POWER: Final = 1e-6
 # A pairing of the streams that moved by this many blocks for this many consecutive updates
 # (about a second of DSP steps) means a stream dropped or repeated frames: follow it.
 _REALIGN_BLOCKS: Final = 4
@@ -684,6 +702,29 @@ class EchoCanceller:
         self._attempts_at_search = 0
         self._agreeing = 0
         self._catch_up_out = np.zeros(n, dtype=np.float32)
+        # Slip detection: the foreground's echo estimate by absolute near position, and scratch.
+        slip_window = sample_rate * _SLIP_WINDOW_MS // 1000
+        slip_max = sample_rate * _SLIP_MAX_MS // 1000
+        self._slip_window, self._slip_max = slip_window, slip_max
+        self._echo_history = np.zeros(
+            _next_power_of_two(slip_window + 2 * slip_max + 2 * n), dtype=np.float32
+        )
+        slip_fft = _next_power_of_two(slip_window + 2 * slip_max)
+        self._slip_fft = slip_fft
+        self._slip_near = np.zeros(slip_fft, dtype=np.float64)
+        self._slip_echo = np.zeros(slip_fft, dtype=np.float64)
+        self._slip_near_spectrum = np.zeros(slip_fft // 2 + 1, dtype=np.complex128)
+        self._slip_echo_spectrum = np.zeros(slip_fft // 2 + 1, dtype=np.complex128)
+        self._slip_correlation = np.zeros(slip_fft, dtype=np.float64)
+        self._slip_squares = np.zeros(slip_window + 2 * slip_max, dtype=np.float64)
+        self._slip_cumulative = np.zeros(slip_window + 2 * slip_max + 1, dtype=np.float64)
+        self._slip_score = np.zeros(2 * slip_max + 1, dtype=np.float64)
+        self._slip_energy = np.zeros(2 * slip_max + 1, dtype=np.float64)
+        self._slip_candidate: int | None = None
+        self._silent_frame = np.zeros(n, dtype=np.float32)
+        self._slip_checked_from = 0  # near position from which the echo estimate is comparable
+        self._next_slip_check = 0
+        self.slips = 0
 
     @property
     def delay_ms(self) -> float | None:
@@ -765,7 +806,12 @@ class EchoCanceller:
             # The far end is not there (a stalled output stream): nothing to subtract.
             self.late_frames += 1
             out[:] = near
+            self._record_echo(None, near_position)
             return
+        self._record_echo(self.filter.echo_estimate, near_position)
+        if self.delay is not None and self._frames >= self._next_slip_check:
+            self._next_slip_check = self._frames + _SLIP_FRAMES
+            self._check_slip(near_position + self.frame_len)
         if self.suppressor is not None:
             self.suppressor.process(out, self.filter.echo_estimate, self.filter.residual_ratio)
 
@@ -784,6 +830,72 @@ class EchoCanceller:
         far_energy = float(self._far_energy[newest & self._mask])
         self.filter.process(near, self._view, far_energy, out)
         return True
+
+    def _record_echo(self, echo: RealArray | None, near_position: int) -> None:
+        EchoDelayEstimator._store(
+            self._echo_history, near_position, self._silent_frame if echo is None else echo
+        )
+
+    def _check_slip(self, end: int) -> None:
+        """Compare the microphone with the echo estimate at lags up to _SLIP_MAX_MS, up to near
+        position ``end``, and follow a confirmed slip of the echo path."""
+        window, max_lag = self._slip_window, self._slip_max
+        near_start = end - max_lag - window
+        if near_start < self._slip_checked_from:
+            return
+        near_segment, echo_segment = self._slip_near, self._slip_echo
+        if not self.delay_estimator.read_near(near_start, near_segment[:window]):
+            return
+        EchoDelayEstimator._read(
+            self._echo_history, near_start - max_lag, echo_segment[: window + 2 * max_lag]
+        )
+        middle = echo_segment[max_lag : max_lag + window]
+        echo_power = float(np.dot(middle, middle))
+        if echo_power < _SLIP_ECHO_ACTIVE_POWER * window:
+            return
+        near_power = float(np.dot(near_segment[:window], near_segment[:window]))
+        _rfft_into(near_segment, self._slip_near_spectrum)
+        _rfft_into(echo_segment, self._slip_echo_spectrum)
+        np.conjugate(self._slip_near_spectrum, out=self._slip_near_spectrum)
+        self._slip_echo_spectrum *= self._slip_near_spectrum
+        _irfft_into(self._slip_echo_spectrum, self._slip_fft, self._slip_correlation)
+        # correlation[m] = sum_i near[i] echo[i + m]: the microphone against the echo estimate
+        # of ``max_lag - m`` samples earlier. Subtracting that estimate would leave
+        # near_power + its energy - 2 correlation[m]; score[m] is what it takes away.
+        span = 2 * max_lag + 1
+        np.square(echo_segment[: window + 2 * max_lag], out=self._slip_squares)
+        np.cumsum(self._slip_squares, out=self._slip_cumulative[1:])
+        np.subtract(
+            self._slip_cumulative[window : window + span],
+            self._slip_cumulative[:span],
+            out=self._slip_energy,
+        )
+        score = self._slip_score
+        np.multiply(self._slip_correlation[:span], 2.0, out=score)
+        score -= self._slip_energy
+        best = int(np.argmax(score))
+        lag = max_lag - best
+        left = near_power - float(score[best])
+        left_in_place = near_power - float(score[max_lag])
+        if (
+            abs(lag) < _SLIP_MIN_SAMPLES
+            or left > _SLIP_MAX_RESIDUAL * near_power
+            or left > _SLIP_MIN_IMPROVEMENT * left_in_place
+        ):
+            self._slip_candidate = None
+            return
+        candidate, self._slip_candidate = self._slip_candidate, lag
+        if candidate is None or abs(candidate - lag) > _SLIP_AGREEMENT:
+            return
+        assert self.delay is not None
+        assert self._pairing is not None
+        self.delay += lag
+        self._candidate = None
+        self._place_window(round(self._pairing) - self.delay + self._margin, moved_path=True)
+        self.slips += 1
+        self._slip_candidate = None
+        # The echo estimate so far belongs to the old path.
+        self._slip_checked_from = end
 
     def _catch_up(self, near_position: int) -> None:
         """Re-learn the frames before ``near_position`` with the window where it now is: the
@@ -834,17 +946,26 @@ class EchoCanceller:
         self._place_window(round(self._pairing) - estimate + self._margin)
         self._catch_up(near_position)
 
-    def _place_window(self, newest_start: int) -> None:
+    def _place_window(self, newest_start: int, *, moved_path: bool = False) -> None:
         """Put the newest partition's far block at ``newest_start`` (far minus near position):
         the far sample ``newest_start`` later than a near frame's first one pairs with the
         filter's first tap. Far blocks are re-cut at the phase this needs, from the history the
-        delay estimator keeps."""
+        delay estimator keeps.
+
+        ``moved_path``: the whole echo path slipped (a buffer under- or overran) and kept its
+        shape: the window follows the direct path and the coefficients, counted from it, stay
+        valid, so the filter cancels again at once."""
         n = self.frame_len
         phase = newest_start % n
         if phase != self._phase:
             self._rephase(phase)
-            self.filter.reset()  # every tap moved by a fraction of a block
-        self._set_window_delay(self._offset - (newest_start - phase) // n)
+            if not moved_path:
+                self.filter.reset()  # every tap moved by a fraction of a block
+        blocks = self._offset - (newest_start - phase) // n
+        if moved_path:
+            self.window_delay = max(0, blocks)
+        else:
+            self._set_window_delay(blocks)
 
     def _rephase(self, phase: int) -> None:
         """Cut the far end into blocks starting at ``phase`` (mod N) from now on, and re-cut the

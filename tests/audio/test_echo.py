@@ -167,6 +167,30 @@ def test_reconverges_after_the_echo_path_changes(assistant: np.ndarray) -> None:
     assert canceller.delay_ms == pytest.approx(130.0, abs=0.1)
 
 
+@pytest.mark.parametrize("slip_samples", [13, -13, 189, 599])
+def test_follows_a_slip_of_the_echo_path_at_once(assistant: np.ndarray, slip_samples: int) -> None:
+    # Measured on the rig (echo delay against the streams' positions, no xrun reported): the
+    # echo path jumps by 13 samples (0.5 ms, the room's pacat), 189 (8 ms) or 599 (25 ms, an
+    # output underrun) in the middle of the assistant's speech, and keeps its shape. The filter
+    # lost all its ERLE at the jump and took 1-2 s to get it back.
+    delay = round(UNREPORTED_DELAY_S * RATE)
+    response = room_impulse_response(RATE)
+    before = _echo(assistant, response, delay / RATE)
+    after = _echo(assistant, response, (delay + slip_samples) / RATE)
+    slips_at = 3 * RATE
+    echo = np.concatenate((before[:slips_at], after[slips_at:]))
+    canceller = _canceller()
+    out = _cancel(canceller, assistant, echo + _noise(len(echo)))
+
+    assert _erle(echo[slips_at - RATE : slips_at], out[slips_at - RATE : slips_at]) >= 25
+    # Within a quarter of a second the window has followed the direct path, and the filter,
+    # whose coefficients still describe the room, cancels as before.
+    settled = slice(slips_at + RATE // 4, slips_at + 2 * RATE)
+    assert _erle(echo[settled], out[settled]) >= 25
+    assert canceller.slips == 1
+    assert canceller.delay_ms == pytest.approx(90.0 + slip_samples * 1000 / RATE, abs=0.1)
+
+
 def test_silence_does_not_make_the_filter_drift(assistant: np.ndarray) -> None:
     talk, pause = 5 * RATE, 5 * RATE
     far = np.concatenate((assistant[:talk], np.zeros(pause, np.float32), assistant[talk:]))

@@ -191,6 +191,38 @@ def test_follows_a_slip_of_the_echo_path_at_once(assistant: np.ndarray, slip_sam
     assert canceller.delay_ms == pytest.approx(90.0 + slip_samples * 1000 / RATE, abs=0.1)
 
 
+@pytest.mark.parametrize(
+    ("jumps_at_s", "jump_ms"), [(0.5, 16.0), (0.8, -16.0), (0.8, 60.0), (3.0, 60.0)]
+)
+def test_cancels_25_db_whenever_the_echo_path_jumps(
+    assistant: np.ndarray, jumps_at_s: float, jump_ms: float
+) -> None:
+    # On the rig a clean run (no xrun) measured 23.9 dB with the echo 16 ms later than usual:
+    # the path jumped before the filter had converged, where the slip check (which needs a filter
+    # that already cancels) cannot see it, or by more than its +-30 ms. Either way the recovery
+    # waited for the leak to creep above 0.3 and for a delay search that reset the filter.
+    delay = round(UNREPORTED_DELAY_S * RATE)
+    jump = round(jump_ms * RATE / 1000)
+    response = room_impulse_response(RATE)
+    before = _echo(assistant, response, delay / RATE)
+    after = _echo(assistant, response, (delay + jump) / RATE)
+    jumps_at = round(jumps_at_s * RATE)
+    echo = np.concatenate((before[:jumps_at], after[jumps_at:]))
+    canceller = _canceller()
+    out = _cancel(canceller, assistant, echo + _noise(len(echo)))
+
+    if jumps_at_s < 2.0:
+        # As selftest.measure_echo measures it: from 2 s into the assistant's speech to just
+        # before the user would talk (4.5 s).
+        measured = slice(2 * RATE, 44 * RATE // 10)
+    else:
+        # Beyond the slip check's +-30 ms: within a second the search has found the new delay
+        # and the window has followed it with the room it learnt.
+        measured = slice(jumps_at + RATE, jumps_at + 3 * RATE)
+    assert _erle(echo[measured], out[measured]) >= 25
+    assert canceller.delay_ms == pytest.approx(90.0 + jump * 1000 / RATE, abs=0.1)
+
+
 def test_silence_does_not_make_the_filter_drift(assistant: np.ndarray) -> None:
     talk, pause = 5 * RATE, 5 * RATE
     far = np.concatenate((assistant[:talk], np.zeros(pause, np.float32), assistant[talk:]))

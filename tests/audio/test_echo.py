@@ -255,6 +255,37 @@ def test_without_a_far_end_the_microphone_goes_through_untouched(speech: Speech)
     assert canceller.delay_ms is None
 
 
+def test_without_an_echo_the_filter_rests_until_one_appears(assistant: np.ndarray) -> None:
+    # A microphone that does not hear the speaker (or the bench's duplex run, where it hears
+    # only the user): after about 2 s of search the filter stops running, and the microphone goes
+    # through untouched. When the room starts to echo, the echo is found and cancelled.
+    far = np.concatenate((assistant, assistant))
+    echo_from = len(assistant)
+    echo = _echo(far, room_impulse_response(RATE), UNREPORTED_DELAY_S)
+    echo[:echo_from] = 0.0
+    microphone = echo + _noise(len(echo), dbfs=-50.0)
+    canceller = _canceller()
+    loop = _Loop(canceller, far)
+    filtered: list[int] = []
+    cancel = canceller.filter.process
+
+    def counted(*args: np.ndarray | float) -> None:
+        filtered.append(1)
+        cancel(*args)  # type: ignore[arg-type]
+
+    canceller.filter.process = counted  # type: ignore[method-assign]
+    quiet = slice(3 * RATE, echo_from - echo_from % FRAME)
+    searching = loop.run(microphone[: quiet.start])
+    filtered_before = len(filtered)
+    resting = loop.run(microphone[quiet])
+    assert len(filtered) == filtered_before
+    assert np.array_equal(resting, microphone[quiet])
+    out = np.concatenate((searching, resting, loop.run(microphone[quiet.stop :])))
+    settled = slice(echo_from + 3 * RATE, echo_from + 5 * RATE)
+    assert _erle(echo[settled], out[settled] - microphone[settled] + echo[settled]) >= 25
+    assert canceller.delay_ms == pytest.approx(90.0, abs=0.1)
+
+
 def test_the_delay_estimator_finds_a_delay_and_nothing_in_noise() -> None:
     rng = np.random.default_rng(3)
     far = (0.1 * rng.standard_normal(RATE)).astype(np.float32)

@@ -443,8 +443,11 @@ class ResidualEchoSuppressor:
 # spurious peaks at the ends of the searched range.
 _DELAY_WINDOW_MS: Final = 500
 _DELAY_MIN_PROMINENCE: Final = 10.0
-# Two estimates this close in a row confirm a delay (samples).
-_DELAY_AGREEMENT: Final = 4
+# Two estimates this close in a row confirm a delay (samples). Not closer: on the rig the delay
+# can slide by about 50 samples a second while the streams settle (estimates 0.1 s apart 5-6
+# samples apart for the first 1.6 s); at 4 samples no two agreed until it stopped, and the filter
+# started late (24.6 dB). The filter and the slip check take up the few samples left.
+_DELAY_AGREEMENT: Final = 8
 # Segments quieter than about -50 dBFS (far) or -60 dBFS (microphone) say nothing.
 _DELAY_FAR_ACTIVE_POWER: Final = 1e-5
 _DELAY_NEAR_ACTIVE_POWER: Final = 1e-6

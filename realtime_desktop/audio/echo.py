@@ -614,10 +614,11 @@ _DELAY_SEARCH_ATTEMPTS: Final = 20
 # samples to tens of ms at once (rig: 0.5, 8 and 25 ms, several a minute on a busy machine). Half a
 # millisecond is enough to undo the filter (30 dB of ERLE to 0), and the leak-based step takes
 # seconds to notice. The filter's own echo estimate knows the path's whole shape, so the
-# microphone of the last 200 ms is correlated with it at lags up to +-30 ms every 50 ms: a peak
+# microphone of the last 100 ms is correlated with it at lags up to +-30 ms every 30 ms: a peak
 # away from lag 0 that explains the microphone well, twice in a row, is a slip, and the window
 # follows it at once (``_place_window``, moved_path). The user's voice does not correlate with the
-# echo estimate, so double talk lowers the peak rather than moving it.
+# echo estimate, so double talk lowers the peak rather than moving it. Bigger jumps, and jumps
+# before the filter cancels, are the delay search's (``_track_delay``).
 _SLIP_WINDOW_MS: Final = 100
 _SLIP_MAX_MS: Final = 30
 _SLIP_FRAMES: Final = 3

@@ -102,13 +102,15 @@ def uplink_audio(chunks: list[UplinkChunk]) -> FloatArray:
 
 @dataclasses.dataclass(frozen=True)
 class EchoMeasurement:
-    """Echo reduction after 2 s, the share of the user's energy that got through, and the echo
-    delay the canceller found beyond the callbacks' pairing (None: not found, or AEC off)."""
+    """Echo reduction after 2 s, the share of the user's energy that got through, the echo
+    delay the canceller found beyond the callbacks' pairing (None: not found, or AEC off), and
+    the DSP thread's CPU (percent of one core) while it cancelled the echo."""
 
     erle_db: float
     user_kept: float
     xruns: int
     echo_delay_ms: float | None = None
+    dsp_cpu_pct: float = 0.0
 
 
 def measure_echo(rig: PulseRig, config: AudioEngineConfig | None = None) -> EchoMeasurement:
@@ -121,6 +123,7 @@ def measure_echo(rig: PulseRig, config: AudioEngineConfig | None = None) -> Echo
     engine.start()
     wait_for_steady_streams(engine)
     room = EchoRoom(rig)
+    cpu_start, wall_start = engine.dsp_cpu_seconds, time.monotonic()
     try:
         enqueue_in_deltas(engine, "assistant", assistant)
         engine.finish_item("assistant")
@@ -130,6 +133,7 @@ def measure_echo(rig: PulseRig, config: AudioEngineConfig | None = None) -> Echo
         received = engine.received_ms("assistant")
         wait_until(lambda: engine.played_ms("assistant") >= received, 20, "playback to end")
         stats = engine.stats
+        dsp_cpu_pct = 100.0 * (engine.dsp_cpu_seconds - cpu_start) / (time.monotonic() - wall_start)
     finally:
         room.stop()
         engine.stop()
@@ -154,4 +158,5 @@ def measure_echo(rig: PulseRig, config: AudioEngineConfig | None = None) -> Echo
         user_kept=energy(uplink_at(user_window)) / energy(near[user_window]),
         xruns=stats.xruns,
         echo_delay_ms=stats.echo_delay_ms,
+        dsp_cpu_pct=dsp_cpu_pct,
     )

@@ -191,6 +191,9 @@ def _measure(rig: PulseRig, args: argparse.Namespace) -> dict[str, Any]:
         "callback_median_us": with_aec["callback_median_us"],
         "dsp_cpu_pct_no_aec": no_aec["dsp_cpu_pct"],
         "dsp_cpu_pct_aec": with_aec["dsp_cpu_pct"],
+        # The duplex runs' microphone hears no echo, so there the canceller mostly searches;
+        # this is its cost while it cancels a room's echo and the user talks over it.
+        "dsp_cpu_pct_aec_echo": echo.dsp_cpu_pct,
         "mouth_to_wire_ms": with_aec["mouth_to_wire_ms"],
         "mouth_to_wire_p95_ms": with_aec["mouth_to_wire_p95_ms"],
         "first_sample_to_wire_ms": with_aec["first_sample_to_wire_ms"],

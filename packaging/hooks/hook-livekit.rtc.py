@@ -1,4 +1,4 @@
-"""livekit's WebRTC audio processing (the echo canceller) lives in a native library.
+"""livekit's WebRTC audio processing (the noise suppressor) lives in a native library.
 
 ``livekit.rtc._ffi_client`` opens ``liblivekit_ffi.so`` (``.dylib``, ``.dll``) through
 ``importlib.resources.files("livekit.rtc.resources")``: the library must keep its place inside

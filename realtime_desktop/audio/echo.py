@@ -61,6 +61,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from realtime_desktop.audio.ring import next_power_of_two
+
 FloatArray = npt.NDArray[np.float32]  # samples, as the engine hands them over
 RealArray = npt.NDArray[np.float64]
 ComplexArray = npt.NDArray[np.complex128]
@@ -472,10 +474,10 @@ class EchoDelayEstimator:
         window = sample_rate * _DELAY_WINDOW_MS // 1000
         self.window = window
         self.max_delay = max_delay
-        self._fft_len = _next_power_of_two(window + max_delay + 1)
+        self._fft_len = next_power_of_two(window + max_delay + 1)
         bins = self._fft_len // 2 + 1
-        self._far = np.zeros(_next_power_of_two(window + max_delay + sample_rate // 10), np.float32)
-        self._near = np.zeros(_next_power_of_two(window + sample_rate // 10), np.float32)
+        self._far = np.zeros(next_power_of_two(window + max_delay + sample_rate // 10), np.float32)
+        self._near = np.zeros(next_power_of_two(window + sample_rate // 10), np.float32)
         self._far_end = 0  # absolute position after the last far sample
         self._near_end = 0
         self._taper = np.hanning(window).astype(np.float64)
@@ -637,10 +639,6 @@ _REALIGN_UPDATES: Final = 50
 _PAIRING_MEDIAN: Final = 15
 
 
-def _next_power_of_two(n: int) -> int:
-    return 1 << max(0, int(n - 1).bit_length())
-
-
 class EchoCanceller:
     """The engine's echo stage: far-end history, alignment, delay, filter and suppressor.
 
@@ -669,7 +667,7 @@ class EchoCanceller:
         # Far blocks kept: the filter's span at the longest delay, plus the frames re-learnt
         # when the delay is first found (``_catch_up``).
         catch_up = _CATCH_UP_MS // frame_ms
-        history = _next_power_of_two(k + max_lag + catch_up + 2)
+        history = next_power_of_two(k + max_lag + catch_up + 2)
         self._catch_up_frames = catch_up
         self._estimator_frames = -(-_DELAY_WINDOW_MS // frame_ms)
         self.sample_rate = sample_rate
@@ -726,9 +724,9 @@ class EchoCanceller:
         slip_max = sample_rate * _SLIP_MAX_MS // 1000
         self._slip_window, self._slip_max = slip_window, slip_max
         self._echo_history = np.zeros(
-            _next_power_of_two(slip_window + 2 * slip_max + 2 * n), dtype=np.float32
+            next_power_of_two(slip_window + 2 * slip_max + 2 * n), dtype=np.float32
         )
-        slip_fft = _next_power_of_two(slip_window + 2 * slip_max)
+        slip_fft = next_power_of_two(slip_window + 2 * slip_max)
         self._slip_fft = slip_fft
         self._slip_near = np.zeros(slip_fft, dtype=np.float64)
         self._slip_echo = np.zeros(slip_fft, dtype=np.float64)

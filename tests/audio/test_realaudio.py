@@ -102,6 +102,10 @@ class XrunTimeline:
         self._xrun_times.extend([now] * (xruns - self._xruns))
         self._xruns = xruns
 
+    @property
+    def count(self) -> int:
+        return len(self._xrun_times)
+
     def _foreign_before(self, moment: float) -> float:
         window = [c for t, c in self._samples if moment - self._WINDOW_S < t <= moment]
         return sum(window) / len(window) if window else 0.0
@@ -308,7 +312,8 @@ def test_two_minutes_full_duplex_without_xruns_while_the_main_thread_is_busy(
         feed.stop()
         engine.stop()
     unexplained = timeline.xruns_without_foreign_load()
-    if stats.xruns and not unexplained:
+    # Xruns before the timeline started (the streams settling) are not explained by it.
+    if stats.xruns and stats.xruns == timeline.count and not unexplained:
         pytest.skip(
             f"two-minute duplex run: every one of {stats.xruns} xruns came while other "
             f"processes held >= {_FOREIGN_CPU_LIMIT} of {os.cpu_count()} cores "

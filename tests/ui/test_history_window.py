@@ -8,7 +8,6 @@ loop (``run_async``) and waits for the window's signals — never for time to pa
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import json
 import re
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt, SignalInstance
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog
 from pytestqt.modeltest import ModelTester
@@ -48,28 +47,7 @@ from realtime_desktop.ui.models.history_model import (
     format_duration,
 )
 from tests.storage.conftest import T0, make_document
-
-RunAsync = Callable[[Coroutine[Any, Any, Any]], Any]
-
-
-class Emitted:
-    """The next emission of a Qt signal, as an awaitable (connect before triggering)."""
-
-    def __init__(self, signal: SignalInstance) -> None:
-        self._future: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
-        self._signal = signal
-        signal.connect(self._received)
-
-    def _received(self, *args: Any) -> None:
-        if not self._future.done():
-            self._future.set_result(args)
-
-    async def wait(self, within_s: float = 10.0) -> tuple[Any, ...]:
-        try:
-            async with asyncio.timeout(within_s):
-                return await self._future
-        finally:
-            self._signal.disconnect(self._received)
+from tests.ui.signals import Emitted, RunAsync
 
 
 @pytest.fixture(autouse=True)

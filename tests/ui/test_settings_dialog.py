@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QPoint, Qt, SignalInstance
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
@@ -57,30 +57,9 @@ from realtime_desktop.ui.settings.pages import BUTTON_MNEMONICS, assign_mnemonic
 from realtime_desktop.ui.settings.tables import HeadersEditor, PricesEditor
 from realtime_desktop.ui.settings_dialog import SettingsDialog, SettingsServices
 from tests.storage.conftest import MemoryKeyring
-
-RunAsync = Callable[[Coroutine[Any, Any, Any]], Any]
+from tests.ui.signals import Emitted, RunAsync
 
 KEY = "sk-proj-test-0123456789abcdefWXYZ"
-
-
-class Emitted:
-    """The next emission of a Qt signal, as an awaitable (connect before triggering)."""
-
-    def __init__(self, signal: SignalInstance) -> None:
-        self._future: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
-        self._signal = signal
-        signal.connect(self._received)
-
-    def _received(self, *args: Any) -> None:
-        if not self._future.done():
-            self._future.set_result(args)
-
-    async def wait(self, within_s: float = 10.0) -> tuple[Any, ...]:
-        try:
-            async with asyncio.timeout(within_s):
-                return await self._future
-        finally:
-            self._signal.disconnect(self._received)
 
 
 class FakeAudio:

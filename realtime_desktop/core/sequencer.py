@@ -187,11 +187,7 @@ class ResponseSequencer:
         for batch in list(self._batches.values()):
             if batch.done_status is None:
                 self._abandon(batch.response_id)
-        self._state = SequencerState.IDLE
-        self._active_id = None
-        self._in_flight = None
-        self._cancel_id = None
-        self._cancel_when_created = False
+        self._become_idle()
         return self._flush_batches() + self._release()
 
     # ------------------------------------------------------------------------ server events
@@ -242,11 +238,7 @@ class ResponseSequencer:
         if status == "failed":
             self._abandon(response_id)
         if response_id == self._active_id or self._state is not SequencerState.IDLE:
-            self._state = SequencerState.IDLE
-            self._active_id = None
-            self._in_flight = None
-            self._cancel_id = None
-            self._cancel_when_created = False
+            self._become_idle()
         return self._flush_batches() + self._release()
 
     def _on_error(self, event: ErrorEvent) -> list[ClientEvent]:
@@ -277,6 +269,14 @@ class ResponseSequencer:
         return []
 
     # ---------------------------------------------------------------------------- internals
+    def _become_idle(self) -> None:
+        """No response is active or asked for: nothing in flight, no cancel pending."""
+        self._state = SequencerState.IDLE
+        self._active_id = None
+        self._in_flight = None
+        self._cancel_id = None
+        self._cancel_when_created = False
+
     def _register_call(self, response_id: str, call_id: str) -> None:
         if call_id in self._dropped_calls:
             return

@@ -51,8 +51,19 @@ class ForeignCpu:
         return busy / os.sysconf("SC_CLK_TCK"), own.user + own.system, time.monotonic()
 
     def cores(self) -> float:
-        busy, own, now = self._sample()
-        start_busy, start_own, start_time = self._start
+        return self._cores_between(self._start, self._sample())
+
+    def lap(self) -> float:
+        """Cores since the last lap (or creation); the next lap starts now."""
+        sample = self._sample()
+        cores = self._cores_between(self._start, sample)
+        self._start = sample
+        return cores
+
+    @staticmethod
+    def _cores_between(start: tuple[float, float, float], end: tuple[float, float, float]) -> float:
+        busy, own, now = end
+        start_busy, start_own, start_time = start
         return max(0.0, (busy - start_busy) - (own - start_own)) / max(now - start_time, 1e-3)
 
 
@@ -91,14 +102,13 @@ class XrunTimeline:
 
     def __init__(self, xruns: int) -> None:
         self._xruns = xruns
-        self._window = ForeignCpu()
+        self._foreign = ForeignCpu()
         self._samples: list[tuple[float, float]] = []  # (end time, foreign cores) per sample
         self._xrun_times: list[float] = []
 
     def sample(self, xruns: int) -> None:
         now = time.monotonic()
-        self._samples.append((now, self._window.cores()))
-        self._window = ForeignCpu()
+        self._samples.append((now, self._foreign.lap()))
         self._xrun_times.extend([now] * (xruns - self._xruns))
         self._xruns = xruns
 
